@@ -1,0 +1,486 @@
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client};
+
+use crate::process::{ManagedProcess, Watchdog};
+use crate::tools::{ToolPaths, ensure_tools};
+use crate::{StartError, pki};
+
+/// How to start a control plane. `Default` is right for almost every test.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneOptions {
+    /// Use these binaries instead of running `hack/ensure-tools.sh`.
+    pub tools: Option<ToolPaths>,
+    /// Serve kube-apiserver on this port instead of a free one (tests of the port-clash error).
+    pub apiserver_port: Option<u16>,
+    /// Bound on each readiness wait.
+    pub ready_timeout: Duration,
+}
+
+impl Default for ControlPlaneOptions {
+    fn default() -> Self {
+        ControlPlaneOptions {
+            tools: None,
+            apiserver_port: None,
+            ready_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// A running etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
+///
+/// Dropping it stops the processes (SIGTERM, then SIGKILL) and removes its directories.
+pub struct ControlPlane {
+    tools: ToolPaths,
+    run_dir: PathBuf,
+    log_dir: PathBuf,
+    kubeconfig_path: PathBuf,
+    kubeconfig_text: String,
+    server_url: String,
+    ca_pem: String,
+    sa_public_key_pem: String,
+    processes: Vec<ManagedProcess>,
+    watchdog: Option<Watchdog>,
+}
+
+/// Directory names shared with the watchdog so a crashed run leaves nothing behind.
+struct Dirs {
+    run: PathBuf,
+    logs: PathBuf,
+    pids: PathBuf,
+}
+
+impl Dirs {
+    fn create() -> Result<Self, StartError> {
+        let step = "create directories";
+        // tmpfs keeps etcd fast; fall back to the regular temp dir.
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let run = tempfile::Builder::new()
+            .prefix("vaultsync-cp-")
+            .tempdir_in(&base)
+            .map_err(|e| StartError::prepare(step, e))?
+            .keep();
+        let logs = tempfile::Builder::new()
+            .prefix("vaultsync-cp-logs-")
+            .tempdir()
+            .map_err(|e| StartError::prepare(step, e))?
+            .keep();
+        let pids = run.join("pids");
+        Ok(Dirs { run, logs, pids })
+    }
+}
+
+fn free_port() -> Result<u16, StartError> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| StartError::prepare("find free port", e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| StartError::prepare("find free port", e))
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), StartError> {
+    std::fs::write(path, contents).map_err(|e| StartError::prepare("write certificates", e))
+}
+
+impl ControlPlane {
+    /// Starts a private control plane and waits until it is ready.
+    pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, StartError> {
+        let tools = match options.tools.clone() {
+            Some(tools) => tools,
+            None => tokio::task::spawn_blocking(ensure_tools)
+                .await
+                .map_err(|e| StartError::prepare("ensure tools", e))??,
+        };
+        let dirs = Dirs::create()?;
+        let watchdog = Watchdog::start(&dirs.pids, &[&dirs.run, &dirs.logs])?;
+        let mut plane = ControlPlane {
+            tools,
+            run_dir: dirs.run.clone(),
+            log_dir: dirs.logs.clone(),
+            kubeconfig_path: dirs.run.join("kubeconfig"),
+            kubeconfig_text: String::new(),
+            server_url: String::new(),
+            ca_pem: String::new(),
+            sa_public_key_pem: String::new(),
+            processes: Vec::new(),
+            watchdog: Some(watchdog),
+        };
+        match plane.boot(&options, &dirs).await {
+            Ok(()) => Ok(plane),
+            Err(err) => {
+                // Keep the logs the error names; remove everything else.
+                plane.teardown(false);
+                Err(err)
+            }
+        }
+    }
+
+    async fn boot(&mut self, options: &ControlPlaneOptions, dirs: &Dirs) -> Result<(), StartError> {
+        let pki = pki::generate().map_err(|e| StartError::prepare("generate certificates", e))?;
+        let run = &dirs.run;
+        let file = |name: &str| run.join(name);
+        write(&file("ca.crt"), &pki.ca_cert)?;
+        write(&file("ca.key"), &pki.ca_key)?;
+        write(&file("apiserver.crt"), &pki.serving_cert)?;
+        write(&file("apiserver.key"), &pki.serving_key)?;
+        write(&file("sa.key"), &pki.sa_private_key)?;
+        write(&file("sa.pub"), &pki.sa_public_key)?;
+        self.ca_pem = pki.ca_cert.clone();
+        self.sa_public_key_pem = pki.sa_public_key.clone();
+
+        let etcd_port = free_port()?;
+        let etcd_peer_port = free_port()?;
+        let api_port = match options.apiserver_port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        let timeout = options.ready_timeout;
+
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let peer_url = format!("http://127.0.0.1:{etcd_peer_port}");
+        let etcd = ManagedProcess::spawn(
+            "etcd",
+            "start etcd",
+            &self.tools.binary("etcd"),
+            &[
+                "--name=default".into(),
+                format!("--data-dir={}", file("etcd").display()),
+                format!("--listen-client-urls={etcd_url}"),
+                format!("--advertise-client-urls={etcd_url}"),
+                format!("--listen-peer-urls={peer_url}"),
+                format!("--initial-advertise-peer-urls={peer_url}"),
+                format!("--initial-cluster=default={peer_url}"),
+                "--unsafe-no-fsync".into(),
+                "--log-level=warn".into(),
+            ],
+            &dirs.logs,
+            &dirs.pids,
+        )?;
+        self.processes.push(etcd);
+        wait_for_etcd(&mut self.processes[0], etcd_port, timeout).await?;
+
+        self.server_url = format!("https://127.0.0.1:{api_port}");
+        let server = &self.server_url;
+        let apiserver = ManagedProcess::spawn(
+            "kube-apiserver",
+            "start kube-apiserver",
+            &self.tools.binary("kube-apiserver"),
+            &[
+                format!("--etcd-servers={etcd_url}"),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--secure-port={api_port}"),
+                format!("--cert-dir={}", file("apiserver-certs").display()),
+                format!("--tls-cert-file={}", file("apiserver.crt").display()),
+                format!("--tls-private-key-file={}", file("apiserver.key").display()),
+                format!("--client-ca-file={}", file("ca.crt").display()),
+                "--authorization-mode=RBAC".into(),
+                format!("--service-account-issuer={server}"),
+                format!("--service-account-jwks-uri={server}/openid/v1/jwks"),
+                format!("--service-account-key-file={}", file("sa.pub").display()),
+                format!(
+                    "--service-account-signing-key-file={}",
+                    file("sa.key").display()
+                ),
+                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                "--allow-privileged=true".into(),
+                "--endpoint-reconciler-type=none".into(),
+                "--enable-priority-and-fairness=false".into(),
+            ],
+            &dirs.logs,
+            &dirs.pids,
+        )?;
+        self.processes.push(apiserver);
+
+        self.kubeconfig_text = admin_kubeconfig(server, &pki);
+        write(&self.kubeconfig_path, &self.kubeconfig_text)?;
+        let client = self
+            .client()
+            .await
+            .map_err(|e| StartError::prepare("build client", e))?;
+        wait_for_apiserver(&mut self.processes[1], &client, timeout).await?;
+
+        let kcm = ManagedProcess::spawn(
+            "kube-controller-manager",
+            "start kube-controller-manager",
+            &self.tools.binary("kube-controller-manager"),
+            &[
+                format!("--kubeconfig={}", self.kubeconfig_path.display()),
+                "--secure-port=0".into(),
+                "--leader-elect=false".into(),
+                "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,deployment-controller,replicaset-controller".into(),
+                format!("--service-account-private-key-file={}", file("sa.key").display()),
+                format!("--root-ca-file={}", file("ca.crt").display()),
+                "--use-service-account-credentials=false".into(),
+                "--concurrent-gc-syncs=5".into(),
+            ],
+            &dirs.logs,
+            &dirs.pids,
+        )?;
+        self.processes.push(kcm);
+        wait_for_controller_manager(&mut self.processes[2], &client, timeout).await
+    }
+
+    /// A new admin client (`system:masters`) for the current tokio runtime.
+    pub async fn client(&self) -> Result<Client, kube::Error> {
+        let config = self.kube_config_from(&self.kubeconfig_text).await?;
+        Client::try_from(config)
+    }
+
+    /// A client that authenticates with a bearer token (for example a ServiceAccount's), so tests
+    /// can prove what RBAC allows.
+    pub async fn client_with_token(&self, token: &str) -> Result<Client, kube::Error> {
+        let text = self.token_kubeconfig(token);
+        let config = self.kube_config_from(&text).await?;
+        Client::try_from(config)
+    }
+
+    async fn kube_config_from(&self, text: &str) -> Result<kube::Config, kube::Error> {
+        let kubeconfig = Kubeconfig::from_yaml(text).map_err(kube::Error::InferKubeconfig)?;
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(kube::Error::InferKubeconfig)
+    }
+
+    /// Writes a kubeconfig that authenticates with `token` and returns its path.
+    pub fn write_token_kubeconfig(&self, name: &str, token: &str) -> std::io::Result<PathBuf> {
+        let path = self.run_dir.join(format!("kubeconfig-{name}"));
+        std::fs::write(&path, self.token_kubeconfig(token))?;
+        Ok(path)
+    }
+
+    fn token_kubeconfig(&self, token: &str) -> String {
+        kubeconfig_json(
+            &self.server_url,
+            &self.ca_pem,
+            serde_json::json!({ "token": token }),
+        )
+    }
+
+    /// The admin kubeconfig file.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// The ServiceAccount token issuer (`iss` of every token the server signs).
+    pub fn issuer(&self) -> &str {
+        &self.server_url
+    }
+
+    /// PEM of the cluster CA (it signed the serving certificate).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// PEM of the public key that verifies ServiceAccount tokens.
+    pub fn service_account_public_key_pem(&self) -> &str {
+        &self.sa_public_key_pem
+    }
+
+    /// The binaries this control plane runs.
+    pub fn tools(&self) -> &ToolPaths {
+        &self.tools
+    }
+
+    /// Directory of the processes' log files.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// A `kubectl` of the server's version, pointed at this control plane as admin.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(self.tools.binary("kubectl"));
+        cmd.env("KUBECONFIG", &self.kubeconfig_path);
+        cmd
+    }
+
+    /// Process ids of etcd, kube-apiserver, kube-controller-manager and the watchdog.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.processes.iter().map(|p| p.pid()).collect();
+        pids.extend(self.watchdog.as_ref().map(|w| w.pid()));
+        pids
+    }
+
+    /// The directories this control plane owns (removed at teardown).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        vec![self.run_dir.clone(), self.log_dir.clone()]
+    }
+
+    /// The JSON Web Key Set served at `/openid/v1/jwks` (what an OIDC relying party, such as Entra,
+    /// fetches to verify ServiceAccount tokens).
+    pub async fn jwks(&self) -> Result<String, kube::Error> {
+        let client = self.client().await?;
+        let request = http::Request::get("/openid/v1/jwks")
+            .body(Vec::new())
+            .map_err(kube::Error::HttpError)?;
+        client.request_text(request).await
+    }
+
+    /// Stops everything now (the same as dropping it).
+    pub fn stop(self) {}
+
+    fn teardown(&mut self, remove_logs: bool) {
+        for process in self.processes.iter_mut().rev() {
+            process.stop(Duration::from_secs(10));
+        }
+        self.processes.clear();
+        self.watchdog = None;
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+        if remove_logs {
+            let _ = std::fs::remove_dir_all(&self.log_dir);
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if !self.processes.is_empty() || self.watchdog.is_some() {
+            self.teardown(true);
+        }
+    }
+}
+
+fn admin_kubeconfig(server: &str, pki: &pki::Pki) -> String {
+    kubeconfig_json(
+        server,
+        &pki.ca_cert,
+        serde_json::json!({
+            "client-certificate-data": STANDARD.encode(&pki.admin_cert),
+            "client-key-data": STANDARD.encode(&pki.admin_key),
+        }),
+    )
+}
+
+fn kubeconfig_json(server: &str, ca_pem: &str, user: serde_json::Value) -> String {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "testenv", "cluster": {
+            "server": server,
+            "certificate-authority-data": STANDARD.encode(ca_pem),
+        }}],
+        "users": [{"name": "testenv", "user": user}],
+        "contexts": [{"name": "testenv", "context": {"cluster": "testenv", "user": "testenv"}}],
+        "current-context": "testenv",
+    })
+    .to_string()
+}
+
+async fn wait_for_etcd(
+    etcd: &mut ManagedProcess,
+    port: u16,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let step = "wait for etcd";
+    let deadline = Instant::now() + timeout;
+    loop {
+        etcd.check_running(step)?;
+        let last = match etcd_health(port).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => "health endpoint says not healthy".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() > deadline {
+            return Err(StartError::NotReady {
+                step,
+                seconds: timeout.as_secs(),
+                last_problem: last,
+                log: etcd.log.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn etcd_health(port: u16) -> std::io::Result<bool> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response.contains("\"health\":\"true\""))
+}
+
+async fn wait_for_apiserver(
+    apiserver: &mut ManagedProcess,
+    client: &Client,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let step = "wait for kube-apiserver readiness";
+    let deadline = Instant::now() + timeout;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    loop {
+        apiserver.check_running(step)?;
+        let request = http::Request::get("/readyz")
+            .body(Vec::new())
+            .expect("a static request is valid");
+        let last = match client.request_text(request).await {
+            Ok(body) if body.trim() == "ok" => match namespaces.get_opt("default").await {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => "namespace default not created yet".to_string(),
+                Err(e) => e.to_string(),
+            },
+            Ok(body) => format!("readyz said {body}"),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() > deadline {
+            return Err(StartError::NotReady {
+                step,
+                seconds: timeout.as_secs(),
+                last_problem: last,
+                log: apiserver.log.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The ServiceAccount controller creates `default` in every namespace: seeing it proves
+/// kube-controller-manager is running its controllers.
+async fn wait_for_controller_manager(
+    kcm: &mut ManagedProcess,
+    client: &Client,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let step = "wait for kube-controller-manager";
+    let deadline = Instant::now() + timeout;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let mut last = String::from("ServiceAccount default/default not created yet");
+    loop {
+        kcm.check_running(step)?;
+        match accounts.get_opt("default").await {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => {}
+            Err(e) => last = e.to_string(),
+        }
+        if Instant::now() > deadline {
+            return Err(StartError::NotReady {
+                step,
+                seconds: timeout.as_secs(),
+                last_problem: last,
+                log: kcm.log.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,25 @@
+//! A real Kubernetes control plane on loopback for vaultsync's integration tests, benchmarks and
+//! demo: etcd + kube-apiserver + kube-controller-manager, built from the Kubernetes Go modules by
+//! `hack/ensure-tools.sh` and started on free 127.0.0.1 ports.
+//!
+//! # Guarantees
+//! - Every start either returns a ready control plane (readyz green, namespace `default` present,
+//!   the ServiceAccount controller running) or one [`StartError`] naming the failed step and the
+//!   log file to read; every wait is bounded.
+//! - Child processes and the temporary directory are removed when the [`ControlPlane`] is dropped,
+//!   and, through a watchdog process, also when the owning process panics, is interrupted or is
+//!   killed (statics are never dropped, so the shared control plane relies on the watchdog).
+#![forbid(unsafe_code)]
+
+mod control_plane;
+mod error;
+mod pki;
+mod process;
+mod shared;
+mod tools;
+
+pub use control_plane::{ControlPlane, ControlPlaneOptions};
+pub use error::StartError;
+pub use process::is_alive;
+pub use shared::{shared, unique_namespace};
+pub use tools::{ToolPaths, ensure_tools, ensure_tools_script};

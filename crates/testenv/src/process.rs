@@ -1,0 +1,167 @@
+//! Child processes of a control plane, their log files, and the watchdog that removes them when
+//! the owning process dies without running destructors.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::StartError;
+
+/// A running child whose stdout and stderr go to `log`.
+pub(crate) struct ManagedProcess {
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl ManagedProcess {
+    /// Spawns `binary args...` in its own process group (so a terminal's Ctrl-C reaches only the
+    /// test runner, whose watchdog then tears everything down in order), appending its pid to
+    /// `pid_file` for the watchdog.
+    pub fn spawn(
+        name: &'static str,
+        step: &'static str,
+        binary: &Path,
+        args: &[String],
+        log_dir: &Path,
+        pid_file: &Path,
+    ) -> Result<Self, StartError> {
+        let log = log_dir.join(format!("{name}.log"));
+        let out = File::create(&log).map_err(|e| StartError::prepare(step, e))?;
+        let err = out.try_clone().map_err(|e| StartError::prepare(step, e))?;
+        let child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|source| StartError::Spawn {
+                step,
+                binary: binary.to_path_buf(),
+                source,
+            })?;
+        let mut pids = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(pid_file)
+            .map_err(|e| StartError::prepare(step, e))?;
+        writeln!(pids, "{}", child.id()).map_err(|e| StartError::prepare(step, e))?;
+        Ok(ManagedProcess { log, child })
+    }
+
+    /// The operating-system process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails with [`StartError::Exited`] if the process has already exited.
+    pub fn check_running(&mut self, step: &'static str) -> Result<(), StartError> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(StartError::Exited {
+                step,
+                status: status.to_string(),
+                log: self.log.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; always reaps the child so no zombie remains.
+    pub fn stop(&mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        signal(self.child.id(), "TERM");
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A shell loop that waits for the owning process to die, then stops every pid in `pid_file`
+/// and removes the directories. Dropping the handle (normal teardown) stops the watchdog itself.
+pub(crate) struct Watchdog {
+    child: Child,
+}
+
+const WATCHDOG_SCRIPT: &str = r#"
+owner="$1"; pids="$2"; shift 2
+while kill -0 "$owner" 2>/dev/null; do sleep 0.5; done
+if [ -f "$pids" ]; then
+  for p in $(cat "$pids"); do kill -TERM "$p" 2>/dev/null; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    alive=0
+    for p in $(cat "$pids"); do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for p in $(cat "$pids"); do kill -KILL "$p" 2>/dev/null; done
+fi
+rm -rf "$@"
+"#;
+
+impl Watchdog {
+    /// Starts watching this process; on its death, stops the pids in `pid_file` and removes `dirs`.
+    pub fn start(pid_file: &Path, dirs: &[&Path]) -> Result<Self, StartError> {
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(WATCHDOG_SCRIPT)
+            .arg("vaultsync-testenv-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(pid_file)
+            .args(dirs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| StartError::Spawn {
+                step: "start watchdog",
+                binary: PathBuf::from("bash"),
+                source,
+            })?;
+        Ok(Watchdog { child })
+    }
+
+    /// The watchdog's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a process with this pid still exists and is not a zombie.
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}

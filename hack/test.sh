@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: builds the pinned control-plane binaries if missing (cached under
+# ~/.cache/vaultsync/tools), installs the Python SDKs used for emulator conformance, then runs every
+# Rust test in the workspace, integration tests against the real control plane included.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+"$repo_root/hack/ensure-tools.sh" >/dev/null
+if [[ -f crates/emulator/tests/python/requirements.txt ]]; then
+  python3 -m pip install --quiet --disable-pip-version-check -r crates/emulator/tests/python/requirements.txt
+fi
+cargo test --workspace --locked "$@"
