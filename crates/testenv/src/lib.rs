@@ -20,6 +20,6 @@ mod tools;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::StartError;
-pub use process::is_alive;
+pub use process::{Watchdog, guard_pid, is_alive};
 pub use shared::{shared, unique_namespace};
 pub use tools::{ToolPaths, ensure_tools, ensure_tools_script};

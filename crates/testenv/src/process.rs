@@ -99,7 +99,7 @@ fn signal(pid: u32, name: &str) {
 
 /// A shell loop that waits for the owning process to die, then stops every pid in `pid_file`
 /// and removes the directories. Dropping the handle (normal teardown) stops the watchdog itself.
-pub(crate) struct Watchdog {
+pub struct Watchdog {
     child: Child,
 }
 
@@ -164,4 +164,15 @@ pub fn is_alive(pid: u32) -> bool {
             .unwrap_or(false),
         Err(_) => false,
     }
+}
+
+/// Ties an extra process (an operator under test, say) to the owning process: when the owner
+/// dies, however it dies, the watchdog stops `pid`. Keep the returned guard alive as long as the
+/// process should run; dropping it stops only the watchdog.
+pub fn guard_pid(pid: u32) -> std::io::Result<Watchdog> {
+    let pid_file =
+        std::env::temp_dir().join(format!("vaultsync-guard-{}-{pid}", std::process::id()));
+    std::fs::write(&pid_file, format!("{pid}\n"))?;
+    Watchdog::start(&pid_file, &[pid_file.as_path()])
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }

@@ -1,0 +1,227 @@
+//! The Key Vault data plane of one vault host: api-version check, faults, authentication,
+//! authorization, then the secrets / certificates / keys handlers.
+
+pub(crate) mod auth;
+pub(crate) mod certs;
+mod certs_api;
+mod paging;
+mod pem;
+mod render;
+mod route;
+mod secrets_api;
+pub(crate) mod store;
+mod validate;
+
+use crate::errors::{bad_parameter, code_for_status, kv_error, kv_error_inner};
+use crate::state::{State, Vault};
+use crate::urlenc;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, Request, header};
+use axum::response::Response;
+use route::{NoRoute, Route};
+use std::sync::Arc;
+use store::StoreError;
+
+/// api-versions the data plane accepts (what the SDKs send).
+const API_VERSIONS: &[&str] = &[
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2025-07-01",
+    "2026-04-01",
+];
+/// Largest request body read (a PFX with a long chain fits easily).
+const MAX_BODY: usize = 1 << 20;
+
+/// Everything a handler needs about the request.
+pub(crate) struct Ctx<'a> {
+    pub vault: &'a Vault,
+    /// `https://{vault}.vault.localhost:{port}`.
+    pub base: String,
+    pub api_version: String,
+    pub query: Vec<(String, String)>,
+    pub body: Bytes,
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    fn param(&self, k: &str) -> Option<&str> {
+        urlenc::get(&self.query, k)
+    }
+}
+
+/// Maps a store refusal to the service's error response.
+pub(crate) fn store_error(e: StoreError) -> Response {
+    const HELP: &str = "If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182";
+    match e {
+        StoreError::BadParameter(m) => bad_parameter(&m),
+        StoreError::SecretNotFound(n) => kv_error(
+            404,
+            "SecretNotFound",
+            &format!("A secret with (name/id) {n} was not found in this key vault. {HELP}"),
+        ),
+        StoreError::CertificateNotFound(n) => kv_error(
+            404,
+            "CertificateNotFound",
+            &format!(
+                "A certificate with (name/id) {n} was not found in this key vault. {}",
+                HELP.replace("secret", "certificate")
+            ),
+        ),
+        StoreError::SecretDisabled => kv_error_inner(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            "SecretDisabled",
+        ),
+    }
+}
+
+/// Serves one request for vault host `vault_name`; counts it.
+pub(crate) async fn handle(state: Arc<State>, vault_name: &str, req: Request<Body>) -> Response {
+    let Some(vault) = state.vault(vault_name) else {
+        state.count(vault_name, "Unknown", "", 404);
+        return kv_error(
+            404,
+            "VaultNotFound",
+            &format!(
+                "The vault '{vault_name}' does not exist: no such host is known ({vault_name}.vault.localhost)."
+            ),
+        );
+    };
+    let route = route::route(req.method(), req.uri().path());
+    let op = route.as_ref().map_or("Unknown", Route::op);
+    let decision = state.faults.decide(&vault.name);
+    if let Some(d) = decision.latency {
+        tokio::time::sleep(d).await;
+    }
+    if let Some((code, retry_after)) = decision.respond {
+        state.count(&vault.name, op, "", code);
+        return fault_response(code, retry_after);
+    }
+    let (resp, client) = process(&state, &vault, route, req).await;
+    state.count(&vault.name, op, &client, resp.status().as_u16());
+    resp
+}
+
+fn fault_response(code: u16, retry_after: Option<u32>) -> Response {
+    let msg = if code == 429 {
+        "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached".to_owned()
+    } else {
+        format!("Injected fault: status {code}.")
+    };
+    let mut r = kv_error(code, code_for_status(code), &msg);
+    if let Some(s) = retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
+async fn process(
+    state: &State,
+    vault: &Vault,
+    route: Result<Route, NoRoute>,
+    req: Request<Body>,
+) -> (Response, String) {
+    let query = urlenc::pairs(req.uri().query().unwrap_or(""));
+    let api_version = match urlenc::get(&query, "api-version") {
+        None | Some("") => {
+            let m = "The api-version query parameter (?api-version=) is required for all requests.";
+            return (bad_parameter(m), String::new());
+        }
+        Some(v) if !API_VERSIONS.contains(&v) => {
+            let m = format!(
+                "The specified version ({v}) is not recognized. Consider using the latest supported version (2025-07-01)."
+            );
+            return (bad_parameter(&m), String::new());
+        }
+        Some(v) => v.to_owned(),
+    };
+    let caller = match auth::authenticate(state, vault, req.headers()) {
+        Ok(c) => c,
+        Err(r) => return (*r, String::new()),
+    };
+    let id = caller.client_id.clone();
+    let route = match route {
+        Ok(r) => r,
+        Err(NoRoute::NotFound) => {
+            return (
+                kv_error(404, "NotFound", "The requested resource was not found."),
+                id,
+            );
+        }
+        Err(NoRoute::MethodNotAllowed) => {
+            let m = format!(
+                "The requested method {} is not allowed for this resource.",
+                req.method()
+            );
+            return (kv_error(405, "MethodNotAllowed", &m), id);
+        }
+    };
+    if let Err(r) = auth::authorize(state, vault, &caller, &route) {
+        return (*r, id);
+    }
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                kv_error(413, "RequestTooLarge", "The request body is too large."),
+                id,
+            );
+        }
+    };
+    let ctx = Ctx {
+        vault,
+        base: state.vault_base(&vault.name),
+        api_version,
+        query,
+        body,
+        now: state.clock.now(),
+    };
+    (dispatch(&ctx, route), id)
+}
+
+fn dispatch(ctx: &Ctx<'_>, route: Route) -> Response {
+    let res = match &route {
+        Route::SetSecret(n) => secrets_api::set(ctx, n),
+        Route::GetSecret(n, v) => secrets_api::get(ctx, n, v.as_deref()),
+        Route::UpdateSecret(n, v) => secrets_api::update(ctx, n, v.as_deref()),
+        Route::DeleteSecret(n) => secrets_api::delete(ctx, n),
+        Route::ListSecrets => secrets_api::list(ctx),
+        Route::ListSecretVersions(n) => secrets_api::list_versions(ctx, n),
+        Route::ImportCertificate(n) => certs_api::import(ctx, n),
+        Route::GetCertificate(n, v) => certs_api::get(ctx, n, v.as_deref()),
+        Route::GetCertificatePolicy(n) => certs_api::policy(ctx, n),
+        Route::ListCertificates => certs_api::list(ctx),
+        Route::ListCertificateVersions(n) => certs_api::list_versions(ctx, n),
+        Route::GetKey(n, v) => certs_api::get_key(ctx, n, v.as_deref()),
+    };
+    res.unwrap_or_else(store_error)
+}
+
+/// Builds a list page response: `{"value": [...], "nextLink": url|null}`.
+pub(crate) fn list_page(
+    ctx: &Ctx<'_>,
+    path: &str,
+    items: Vec<serde_json::Value>,
+) -> Result<Response, StoreError> {
+    let req = paging::parse(ctx.param("maxresults"), ctx.param("$skiptoken"))
+        .map_err(StoreError::BadParameter)?;
+    let (page, token) = paging::page(items, req);
+    let next = token.map(|t| {
+        format!(
+            "{}{path}?api-version={}&$skiptoken={t}&maxresults={}",
+            ctx.base, ctx.api_version, req.max
+        )
+    });
+    Ok(crate::errors::json(
+        200,
+        &serde_json::json!({"value": page, "nextLink": next}),
+    ))
+}

@@ -1,0 +1,140 @@
+//! Shared emulator state: the directory (tenants, apps, trusted issuers, federated credentials,
+//! role assignments), the vaults, faults, counters and the clock.
+
+use crate::clock::Clock;
+use crate::control::Permission;
+use crate::counters::{CounterKey, Counters};
+use crate::faults::Faults;
+use crate::kv::store::VaultData;
+use crate::test_issuer::{TEST_ISSUER, TestIssuer};
+use ring::hmac;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Identities and trust, i.e. what Entra and Azure RBAC know.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    pub tenants: HashSet<String>,
+    /// client id → tenant.
+    pub apps: HashMap<String, String>,
+    /// issuer URL → JWKS document.
+    pub issuers: HashMap<String, Value>,
+    /// (client id, issuer, subject).
+    pub federated: HashSet<(String, String, String)>,
+    /// (client id, vault) → permissions.
+    pub roles: HashMap<(String, String), BTreeSet<Permission>>,
+}
+
+/// A vault: its tenant and objects.
+#[derive(Debug)]
+pub(crate) struct Vault {
+    pub name: String,
+    pub tenant: String,
+    pub data: RwLock<VaultData>,
+}
+
+impl Vault {
+    pub fn read(&self) -> RwLockReadGuard<'_, VaultData> {
+        self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn write(&self) -> RwLockWriteGuard<'_, VaultData> {
+        self.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Everything the server and the control handle share.
+pub(crate) struct State {
+    pub port: u16,
+    pub clock: Clock,
+    /// Key for the HS256 access tokens this emulator issues; random per process.
+    pub token_key: hmac::Key,
+    pub directory: RwLock<Directory>,
+    pub vaults: RwLock<HashMap<String, Arc<Vault>>>,
+    pub faults: Faults,
+    pub counters: Mutex<Counters>,
+    pub test_issuer: TestIssuer,
+    /// Put the port in the challenge's resource (Python's SDK compares host:port).
+    pub challenge_port: AtomicBool,
+}
+
+impl State {
+    /// Fresh state for a listener on `port`.
+    pub fn new(port: u16) -> Result<State, String> {
+        let rng = ring::rand::SystemRandom::new();
+        let token_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
+            .map_err(|_| "cannot generate token key".to_owned())?;
+        Ok(State {
+            port,
+            clock: Clock::default(),
+            token_key,
+            directory: RwLock::default(),
+            vaults: RwLock::default(),
+            faults: Faults::default(),
+            counters: Mutex::default(),
+            test_issuer: TestIssuer::generate()?,
+            challenge_port: AtomicBool::new(false),
+        })
+    }
+
+    /// Read access to the directory (poison-tolerant: a panicking writer must not wedge tests).
+    pub fn dir(&self) -> RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access to the directory.
+    pub fn dir_mut(&self) -> RwLockWriteGuard<'_, Directory> {
+        self.directory.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A vault by (case-insensitive) name.
+    pub fn vault(&self, name: &str) -> Option<Arc<Vault>> {
+        let vaults = self.vaults.read().unwrap_or_else(|e| e.into_inner());
+        vaults.get(&name.to_ascii_lowercase()).cloned()
+    }
+
+    /// Trusts the built-in test issuer.
+    pub fn enable_test_issuer(&self) {
+        let jwks = self.test_issuer.jwks().clone();
+        self.dir_mut().issuers.insert(TEST_ISSUER.to_owned(), jwks);
+    }
+
+    /// Counts one request.
+    pub fn count(&self, vault: &str, operation: &str, client_id: &str, status: u16) {
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        c.add(CounterKey {
+            vault: vault.to_owned(),
+            operation: operation.to_owned(),
+            client_id: client_id.to_owned(),
+            status,
+        });
+    }
+
+    /// `https://{vault}.vault.localhost:{port}`, the base of object ids.
+    pub fn vault_base(&self, vault: &str) -> String {
+        format!("https://{vault}.vault.localhost:{}", self.port)
+    }
+
+    /// The resource named in the challenge: `https://vault.localhost`, or with the port when
+    /// enabled (Python's SDK verifies the challenge against the vault's host:port).
+    pub fn challenge_resource(&self) -> String {
+        if self.challenge_port.load(Ordering::Relaxed) {
+            format!("{}:{}", crate::entra::VAULT_RESOURCE, self.port)
+        } else {
+            crate::entra::VAULT_RESOURCE.to_owned()
+        }
+    }
+
+    /// Whether `aud` names Key Vault (with or without the port / trailing slash).
+    pub fn is_vault_audience(&self, aud: &str) -> bool {
+        let aud = aud.strip_suffix('/').unwrap_or(aud);
+        aud == crate::entra::VAULT_RESOURCE
+            || aud == format!("{}:{}", crate::entra::VAULT_RESOURCE, self.port)
+    }
+
+    /// `https://login.localhost:{port}`.
+    pub fn authority(&self) -> String {
+        format!("https://login.localhost:{}", self.port)
+    }
+}

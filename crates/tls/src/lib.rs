@@ -1,0 +1,121 @@
+//! Turns an Azure Key Vault certificate's backing secret into the files of a
+//! Kubernetes `kubernetes.io/tls` Secret, and validates them.
+//!
+//! Everything here is a pure function of its inputs (the current time is an
+//! argument), so the operator can decide what to do with a result: write it,
+//! or keep the last good Secret and report [`TlsError::reason`].
+//!
+//! Secrets never leak through this API: `tls.key` and the keystore are wiped
+//! on drop and redacted from `Debug`, and no error message carries key
+//! material or PEM bodies.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bundle;
+mod chain;
+mod error;
+mod info;
+mod input;
+mod key;
+mod key_format;
+mod keystore;
+mod options;
+mod pem;
+
+use x509_parser::certificate::X509Certificate;
+
+pub use bundle::{CertificateInfo, ChainWarning, TlsBundle};
+pub use error::TlsError;
+pub use keystore::KEYSTORE_ALIAS;
+pub use options::{BackingFormat, CaSource, ConvertOptions, KeyFormat};
+
+/// Converts a backing secret `value` in `format` into TLS Secret files.
+///
+/// The leaf is the certificate matching the private key; its chain is
+/// ordered leaf-upward whatever the upload order, verified signature by
+/// signature. Missing issuers and unrelated certificates are
+/// [`ChainWarning`]s, not errors: the Secret is still usable. An expired or
+/// not-yet-valid leaf at `options.now_unix` is an error.
+pub fn convert(
+    value: &str,
+    format: BackingFormat,
+    options: &ConvertOptions,
+) -> Result<TlsBundle, TlsError> {
+    let material = input::decode(value, format)?;
+    let certs = material
+        .certs
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            x509_parser::parse_x509_certificate(der)
+                .map(|(_, c)| c)
+                .map_err(|e| TlsError::InvalidCertificate(format!("certificate {}: {e}", i + 1)))
+        })
+        .collect::<Result<Vec<X509Certificate<'_>>, _>>()?;
+    let key = &material.key;
+    let chain = chain::build(&certs, key, options.now_unix)?;
+
+    let leaf = &certs[chain.leaf];
+    let validity = leaf.validity();
+    if options.now_unix < validity.not_before.timestamp() {
+        return Err(TlsError::NotYetValid {
+            not_before_unix: validity.not_before.timestamp(),
+        });
+    }
+    if options.now_unix > validity.not_after.timestamp() {
+        return Err(TlsError::Expired {
+            not_after_unix: validity.not_after.timestamp(),
+        });
+    }
+
+    let der = |i: usize| material.certs[i].as_slice();
+    let tls_key = key_format::encode(key, options.key_format)?;
+    let tls_crt = pem_certs(
+        std::iter::once(chain.leaf)
+            .chain(chain.intermediates.iter().copied())
+            .map(der),
+    );
+    let ca_indices: Vec<usize> = match options.ca {
+        CaSource::Chain => chain
+            .intermediates
+            .iter()
+            .copied()
+            .chain(chain.root)
+            .collect(),
+        CaSource::Root => chain.root.into_iter().collect(),
+    };
+    let ca_crt = (!ca_indices.is_empty()).then(|| pem_certs(ca_indices.iter().map(|&i| der(i))));
+
+    let info = info::describe(leaf, der(chain.leaf), key.algorithm());
+    let pkcs12 = match &options.pkcs12_password {
+        None => None,
+        Some(password) => {
+            let mut full: Vec<&[u8]> = std::iter::once(chain.leaf)
+                .chain(chain.intermediates.iter().copied())
+                .map(der)
+                .collect();
+            if let Some(root) = chain.root.filter(|&r| r != chain.leaf) {
+                full.push(der(root));
+            }
+            let key_id =
+                ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der(chain.leaf));
+            Some(keystore::write(key, &full, key_id.as_ref(), password)?)
+        }
+    };
+    Ok(TlsBundle {
+        tls_crt,
+        tls_key,
+        ca_crt,
+        pkcs12,
+        info,
+        warnings: chain.warnings,
+    })
+}
+
+fn pem_certs<'a>(ders: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut out = String::new();
+    for der in ders {
+        pem::encode_into(&mut out, "CERTIFICATE", der);
+    }
+    out
+}

@@ -1,0 +1,137 @@
+use std::collections::BTreeMap;
+
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::{SyncStatus, TargetSecret, VaultSource};
+
+/// Syncs Key Vault secrets into one Kubernetes Secret.
+// Each printcolumn repeats `type_`; clippy reads that as a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "vaultsync.dev",
+    version = "v1alpha1",
+    kind = "VaultSecret",
+    namespaced,
+    doc = "VaultSecret syncs Azure Key Vault secrets into one Kubernetes Secret, reading the vault as the workload identity of a ServiceAccount in the same namespace.",
+    status = "SyncStatus",
+    shortname = "vsec",
+    category = "vaultsync",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(name = "Secret", type_ = "string", json_path = ".status.secretName"),
+    printcolumn(name = "Last Sync", type_ = "date", json_path = ".status.lastSyncTime"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(validation = Rule::new("size(self.data) + size(self.dataFrom) > 0").message("give at least one entry in data (explicit vault secrets) or dataFrom (bulk selection)"))]
+#[serde(rename_all = "camelCase")]
+pub struct VaultSecretSpec {
+    /// The vault to read and the ServiceAccount whose identity reads it.
+    pub vault: VaultSource,
+    /// Explicit items: each Secret key is filled from one vault secret.
+    #[serde(default)]
+    #[schemars(length(max = 256))]
+    #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, a.key == b.key))").message("data has duplicate keys: every data[].key must be unique"))]
+    pub data: Vec<SecretItem>,
+    /// Bulk selection: every enabled vault secret matching a selector becomes a key.
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    pub data_from: Vec<BulkSelector>,
+    /// The Secret to write.
+    #[serde(default)]
+    pub target: TargetSecret,
+    /// How often to check the vault for new versions, as a Go-style duration between 30s and
+    /// 168h (for example `1h`, `15m`, `90s`). Refreshes are jittered so that many resources do not
+    /// hit the vault in lockstep.
+    #[serde(default = "default_refresh_interval")]
+    #[schemars(
+        regex(pattern = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
+        length(min = 2, max = 16)
+    )]
+    #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('30s') && duration(self) <= duration('168h')").message("refreshInterval must be a duration between 30s and 168h, for example 1h or 15m"))]
+    pub refresh_interval: String,
+}
+
+fn default_refresh_interval() -> String {
+    "1h".to_string()
+}
+
+/// One Secret key filled from one vault secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretItem {
+    /// Key in the Kubernetes Secret (letters, digits, '-', '_' and '.').
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self != '.' && self != '..'").message("a Secret key cannot be '.' or '..'"))]
+    pub key: String,
+    /// Name of the secret in the vault (1-127 letters, digits and '-', starting with a letter).
+    #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9-]{0,126}$"))]
+    pub name: String,
+    /// Pin a vault version (32 lowercase hex characters); omit to follow the latest version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{32}$"))]
+    pub version: Option<String>,
+}
+
+/// Selects vault secrets in bulk by name and tags; each match becomes one Secret key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.namePrefix) && has(self.namePattern))").message("give either namePrefix or namePattern in a dataFrom entry, not both"))]
+#[x_kube(validation = Rule::new("has(self.namePrefix) || has(self.namePattern) || size(self.tags) > 0").message("a dataFrom entry needs namePrefix, namePattern or tags, otherwise it would select the whole vault"))]
+pub struct BulkSelector {
+    /// Select vault secrets whose name starts with this prefix (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9-]{0,126}$"))]
+    pub name_prefix: Option<String>,
+    /// Select vault secrets whose name matches this glob (`*` any run, `?` one character;
+    /// case-insensitive), for example `app-*-password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9*?-]{1,127}$"))]
+    pub name_pattern: Option<String>,
+    /// Select only vault secrets carrying all of these tags with these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// How matched vault secret names become Secret keys.
+    #[serde(default)]
+    pub keys: KeyNaming,
+}
+
+/// Rule turning a vault secret name into a Secret key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyNaming {
+    /// Remove `namePrefix` from the start of each key.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Prepend this to each key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100), regex(pattern = r"^[-._a-zA-Z0-9]*$"))]
+    pub add_prefix: Option<String>,
+    /// Lower-case the vault name (vault names are case-insensitive).
+    #[serde(default)]
+    pub lowercase: bool,
+}
+
+impl VaultSecret {
+    /// Name of the Secret this resource writes.
+    pub fn target_name(&self) -> String {
+        self.spec
+            .target
+            .name
+            .clone()
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure builders: from spec + vault data to the exact Secret to write. No I/O here.
+
+pub mod secret;
+pub mod select;
+
+/// Label on every Secret vaultsync writes; the operator watches only Secrets carrying it.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY_VALUE: &str = "vaultsync";
+/// Label naming the uid of the resource that manages the Secret.
+pub const OWNER_UID_LABEL: &str = "vaultsync.dev/owner-uid";
+/// Annotation naming the managing resource as `Kind/name`.
+pub const OWNER_ANNOTATION: &str = "vaultsync.dev/owner";
+/// Annotation with the SHA-256 of the Secret's type and data: equal hash, nothing to write.
+pub const CONTENT_HASH_ANNOTATION: &str = "vaultsync.dev/content-hash";

@@ -1,0 +1,267 @@
+//! The exact Secret to write for a resource: data, type, labels and annotations, with a content
+//! hash that lets the apply step skip writes when nothing changed.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use sha2::{Digest, Sha256};
+
+use super::{
+    CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION, OWNER_UID_LABEL,
+};
+use crate::crd::{DeletionPolicy, SyncedVersion, TargetSecret};
+use crate::vault::SecretValue;
+
+/// The resource a Secret belongs to.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    /// `VaultSecret` or `VaultCertificate`.
+    pub kind: &'static str,
+    /// `vaultsync.dev/v1alpha1`.
+    pub api_version: String,
+    /// Resource name.
+    pub name: String,
+    /// Resource namespace.
+    pub namespace: String,
+    /// Resource uid.
+    pub uid: String,
+}
+
+/// The Secret vaultsync wants to exist.
+#[derive(Clone, Debug)]
+pub struct DesiredSecret {
+    /// Secret name.
+    pub name: String,
+    /// Secret type.
+    pub type_: String,
+    /// Data (values redacted in Debug).
+    pub data: BTreeMap<String, SecretValue>,
+    /// Labels including the managed-by and owner labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations including the owner and content hash.
+    pub annotations: BTreeMap<String, String>,
+    /// Owner reference (only with deletion policy Delete, so garbage collection removes it).
+    pub owner_reference: Option<OwnerReference>,
+    /// Versions behind each key.
+    pub versions: Vec<SyncedVersion>,
+    /// SHA-256 of type and data.
+    pub content_hash: String,
+}
+
+/// Hex SHA-256 over the type and the sorted data, with lengths so that no two contents collide by
+/// concatenation.
+pub fn content_hash(type_: &str, data: &BTreeMap<String, SecretValue>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update((type_.len() as u64).to_be_bytes());
+    hasher.update(type_.as_bytes());
+    for (key, value) in data {
+        hasher.update((key.len() as u64).to_be_bytes());
+        hasher.update(key.as_bytes());
+        hasher.update((value.expose().len() as u64).to_be_bytes());
+        hasher.update(value.expose().as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Builds the desired Secret.
+pub fn desired_secret(
+    owner: &Owner,
+    target: &TargetSecret,
+    secret_name: &str,
+    default_type: &str,
+    data: BTreeMap<String, SecretValue>,
+    mut versions: Vec<SyncedVersion>,
+) -> DesiredSecret {
+    let type_ = target
+        .type_
+        .clone()
+        .unwrap_or_else(|| default_type.to_string());
+    let content_hash = content_hash(&type_, &data);
+    let mut labels = target.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+    labels.insert(OWNER_UID_LABEL.into(), owner.uid.clone());
+    let mut annotations = target.annotations.clone();
+    annotations.insert(
+        OWNER_ANNOTATION.into(),
+        format!("{}/{}", owner.kind, owner.name),
+    );
+    annotations.insert(CONTENT_HASH_ANNOTATION.into(), content_hash.clone());
+    let owner_reference =
+        (target.deletion_policy == DeletionPolicy::Delete).then(|| OwnerReference {
+            api_version: owner.api_version.clone(),
+            kind: owner.kind.to_string(),
+            name: owner.name.clone(),
+            uid: owner.uid.clone(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        });
+    versions.sort_by(|a, b| a.key.cmp(&b.key));
+    DesiredSecret {
+        name: secret_name.to_string(),
+        type_,
+        data,
+        labels,
+        annotations,
+        owner_reference,
+        versions,
+        content_hash,
+    }
+}
+
+impl DesiredSecret {
+    /// The Secret object for server-side apply (only the fields vaultsync owns).
+    pub fn to_secret(&self, namespace: &str) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(namespace.to_string()),
+                labels: Some(self.labels.clone()),
+                annotations: Some(self.annotations.clone()),
+                owner_references: self.owner_reference.clone().map(|r| vec![r]),
+                ..Default::default()
+            },
+            type_: Some(self.type_.clone()),
+            data: Some(
+                self.data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ByteString(v.expose().as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    /// Whether `existing` already is this Secret (same content hash, labels, annotations and
+    /// owner reference), so that no write is needed.
+    pub fn is_satisfied_by(&self, existing: &Secret) -> bool {
+        let meta = &existing.metadata;
+        let has_all = |want: &BTreeMap<String, String>, have: &Option<BTreeMap<String, String>>| {
+            let have = have.clone().unwrap_or_default();
+            want.iter().all(|(k, v)| have.get(k) == Some(v))
+        };
+        let owners = meta.owner_references.clone().unwrap_or_default();
+        let owner_ok = match &self.owner_reference {
+            Some(want) => owners
+                .iter()
+                .any(|o| o.uid == want.uid && o.controller == Some(true)),
+            None => owners.iter().all(|o| o.uid != self.labels[OWNER_UID_LABEL]),
+        };
+        let data_hash = existing
+            .data
+            .as_ref()
+            .map(|d| {
+                let values: BTreeMap<String, SecretValue> = d
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            SecretValue::new(String::from_utf8_lossy(&v.0).into_owned()),
+                        )
+                    })
+                    .collect();
+                content_hash(existing.type_.as_deref().unwrap_or("Opaque"), &values)
+            })
+            .unwrap_or_default();
+        data_hash == self.content_hash
+            && has_all(&self.labels, &meta.labels)
+            && has_all(&self.annotations, &meta.annotations)
+            && owner_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            kind: "VaultSecret",
+            api_version: "vaultsync.dev/v1alpha1".into(),
+            name: "app".into(),
+            namespace: "ns".into(),
+            uid: "uid-1".into(),
+        }
+    }
+
+    fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, SecretValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretValue::new(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn hash_changes_with_any_value_key_or_type() {
+        let base = content_hash("Opaque", &data(&[("a", "1")]));
+        assert_ne!(base, content_hash("Opaque", &data(&[("a", "2")])));
+        assert_ne!(base, content_hash("Opaque", &data(&[("b", "1")])));
+        assert_ne!(
+            base,
+            content_hash("kubernetes.io/tls", &data(&[("a", "1")]))
+        );
+        assert_ne!(
+            content_hash("Opaque", &data(&[("a", "1b")])),
+            content_hash("Opaque", &data(&[("a1", "b")]))
+        );
+        assert_eq!(base, content_hash("Opaque", &data(&[("a", "1")])));
+    }
+
+    #[test]
+    fn desired_secret_carries_ownership_and_round_trips_as_satisfied() {
+        let target = TargetSecret {
+            labels: [("team".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        };
+        let desired = desired_secret(
+            &owner(),
+            &target,
+            "app",
+            "Opaque",
+            data(&[("a", "1")]),
+            vec![],
+        );
+        assert_eq!(desired.labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);
+        assert_eq!(desired.labels["team"], "x");
+        assert_eq!(desired.owner_reference.as_ref().unwrap().uid, "uid-1");
+        let written = desired.to_secret("ns");
+        assert!(desired.is_satisfied_by(&written));
+        let changed = desired_secret(
+            &owner(),
+            &target,
+            "app",
+            "Opaque",
+            data(&[("a", "2")]),
+            vec![],
+        );
+        assert!(!changed.is_satisfied_by(&written));
+    }
+
+    #[test]
+    fn retain_policy_has_no_owner_reference() {
+        let target = TargetSecret {
+            deletion_policy: DeletionPolicy::Retain,
+            ..Default::default()
+        };
+        let desired = desired_secret(&owner(), &target, "app", "Opaque", data(&[]), vec![]);
+        assert!(desired.owner_reference.is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let desired = desired_secret(
+            &owner(),
+            &TargetSecret::default(),
+            "app",
+            "Opaque",
+            data(&[("a", "s3cr3t")]),
+            vec![],
+        );
+        assert!(!format!("{desired:?}").contains("s3cr3t"));
+    }
+}

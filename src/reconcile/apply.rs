@@ -1,0 +1,71 @@
+//! Apply step: server-side apply of the desired Secret with one field manager, and no request at
+//! all when the Secret already matches.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+
+use super::SyncError;
+use crate::desired::secret::DesiredSecret;
+
+/// Field manager of every vaultsync write.
+pub const FIELD_MANAGER: &str = "vaultsync";
+
+/// What the apply step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing to do: the Secret already matched.
+    Unchanged,
+    /// The Secret was created.
+    Created,
+    /// The Secret was updated.
+    Updated,
+}
+
+/// Writes `desired` unless `existing` already matches it. Adoption replaces the whole Secret once,
+/// so keys written by its previous owner do not linger beside vaultsync's.
+pub async fn apply(
+    client: &kube::Client,
+    namespace: &str,
+    desired: &DesiredSecret,
+    existing: Option<&Secret>,
+    adopt: bool,
+) -> Result<Applied, SyncError> {
+    if existing.is_some_and(|e| desired.is_satisfied_by(e)) {
+        return Ok(Applied::Unchanged);
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    if adopt && let Some(existing) = existing {
+        let mut replacement = desired.to_secret(namespace);
+        replacement.metadata.resource_version = existing.metadata.resource_version.clone();
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        secrets
+            .replace(&desired.name, &params, &replacement)
+            .await
+            .map_err(|source| SyncError::Kubernetes {
+                action: "apply the adopted Secret",
+                source,
+            })?;
+        return Ok(Applied::Updated);
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    secrets
+        .patch(
+            &desired.name,
+            &params,
+            &Patch::Apply(desired.to_secret(namespace)),
+        )
+        .await
+        .map_err(|source| SyncError::Kubernetes {
+            action: "apply the Secret",
+            source,
+        })?;
+    Ok(if existing.is_some() {
+        Applied::Updated
+    } else {
+        Applied::Created
+    })
+}

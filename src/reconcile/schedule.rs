@@ -1,0 +1,80 @@
+//! In-memory per-object schedule: when each resource is next due at the vault, what it last
+//! wrote, and how many times in a row it failed. Reconciles that are not due (a status write, a
+//! change to the managed Secret) re-check the Secret against the last write without touching the
+//! vault. Memory grows with managed resources only.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::desired::secret::DesiredSecret;
+
+/// Identifies one resource across renames of nothing: kind, namespace, name and uid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    /// Kind.
+    pub kind: &'static str,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Uid (a re-created resource starts afresh).
+    pub uid: String,
+}
+
+/// What is remembered about one resource.
+#[derive(Clone, Debug, Default)]
+pub struct Entry {
+    /// Generation last synced.
+    pub generation: Option<i64>,
+    /// Force-refresh annotation value last acted upon.
+    pub force_refresh: Option<String>,
+    /// When the vault must next be read.
+    pub due: Option<Instant>,
+    /// The last Secret written or confirmed.
+    pub last_desired: Option<DesiredSecret>,
+    /// Consecutive failures.
+    pub failures: u32,
+}
+
+/// The schedule of every resource.
+#[derive(Default)]
+pub struct Schedule {
+    entries: Mutex<HashMap<ObjectKey, Entry>>,
+}
+
+impl Schedule {
+    /// A copy of the entry (default when unknown).
+    pub fn get(&self, key: &ObjectKey) -> Entry {
+        self.entries
+            .lock()
+            .expect("poisoned")
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Updates the entry in place.
+    pub fn update(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry)) {
+        let mut entries = self.entries.lock().expect("poisoned");
+        change(entries.entry(key.clone()).or_default());
+    }
+
+    /// Forgets every entry of a resource (it was deleted).
+    pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
+        self.entries
+            .lock()
+            .expect("poisoned")
+            .retain(|k, _| !(k.kind == kind && k.namespace == namespace && k.name == name));
+    }
+
+    /// Number of resources with a Secret written.
+    pub fn managed_count(&self, kind: &str) -> usize {
+        self.entries
+            .lock()
+            .expect("poisoned")
+            .iter()
+            .filter(|(k, e)| k.kind == kind && e.last_desired.is_some())
+            .count()
+    }
+}

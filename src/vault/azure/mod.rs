@@ -1,0 +1,295 @@
+//! The Azure Key Vault implementation of [`VaultProvider`]: the only place Azure SDK types
+//! appear. Credentials are cached per identity and clients per (identity, vault), so tokens are
+//! exchanged only when the cached Entra token nears expiry, never per reconcile.
+
+mod assertion;
+mod classify;
+mod transport;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
+use azure_identity::{ClientAssertionCredential, ClientAssertionCredentialOptions};
+use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
+use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
+use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
+use futures::TryStreamExt;
+use futures::future::BoxFuture;
+
+pub use assertion::TOKEN_EXCHANGE_AUDIENCE;
+pub use transport::TransportError;
+
+use self::assertion::ServiceAccountAssertion;
+use self::classify::classify;
+use super::{
+    CertificateBundle, Identity, SecretBundle, SecretProperties, SecretValue, VaultAccess,
+    VaultError, VaultProvider,
+};
+
+/// Settings of the Azure provider.
+#[derive(Clone, Debug, Default)]
+pub struct AzureOptions {
+    /// Entra authority host, for example `https://login.microsoftonline.com` (the default).
+    pub authority_host: Option<String>,
+    /// Extra PEM roots trusted for the vault and the authority, added to the system's.
+    pub extra_ca_pem: Option<String>,
+    /// Turn off the SDK's challenge-resource verification. For emulators only.
+    pub disable_challenge_resource_verification: bool,
+    /// Key Vault REST api-version; the SDK's default when unset.
+    pub api_version: Option<String>,
+}
+
+struct Clients {
+    secrets: Arc<SecretClient>,
+    certificates: Arc<CertificateClient>,
+}
+
+/// Reads Azure Key Vault with per-namespace workload identities.
+pub struct AzureVault {
+    kube: kube::Client,
+    options: AzureOptions,
+    transport: Transport,
+    credentials: Mutex<HashMap<Identity, Arc<dyn TokenCredential>>>,
+    clients: Mutex<HashMap<VaultAccess, Arc<Clients>>>,
+}
+
+impl AzureVault {
+    /// Builds the provider; `kube` mints ServiceAccount tokens.
+    pub fn new(kube: kube::Client, options: AzureOptions) -> Result<Self, TransportError> {
+        let http = transport::http_client(options.extra_ca_pem.as_deref())?;
+        Ok(AzureVault {
+            kube,
+            options,
+            transport: Transport::new(Arc::new(http)),
+            credentials: Mutex::default(),
+            clients: Mutex::default(),
+        })
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        let mut options = ClientOptions {
+            transport: Some(self.transport.clone()),
+            // A couple of quick retries inside the SDK; longer waits belong to the operator's
+            // per-object backoff and per-vault limiter, which see every resource at once.
+            retry: RetryOptions::exponential(ExponentialRetryOptions {
+                initial_delay: azure_core::time::Duration::milliseconds(200),
+                max_retries: 2,
+                max_total_elapsed: azure_core::time::Duration::seconds(20),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        if let Some(host) = &self.options.authority_host {
+            let mut custom = CustomConfiguration::default();
+            custom.authority_host = host.clone();
+            options.cloud = Some(Arc::new(CloudConfiguration::from(custom)));
+        }
+        options
+    }
+
+    fn credential(&self, identity: &Identity) -> Result<Arc<dyn TokenCredential>, VaultError> {
+        let mut credentials = self.credentials.lock().expect("poisoned");
+        if let Some(existing) = credentials.get(identity) {
+            return Ok(existing.clone());
+        }
+        let assertion = ServiceAccountAssertion {
+            client: self.kube.clone(),
+            namespace: identity.namespace.clone(),
+            service_account: identity.service_account.clone(),
+        };
+        let credential = ClientAssertionCredential::new(
+            identity.tenant_id.clone(),
+            identity.client_id.clone(),
+            assertion,
+            Some(ClientAssertionCredentialOptions {
+                client_options: self.client_options(),
+            }),
+        )
+        .map_err(|e| VaultError::Authentication {
+            detail: format!("failed to build the workload identity credential: {e}"),
+        })?;
+        let credential: Arc<dyn TokenCredential> = credential;
+        credentials.insert(identity.clone(), credential.clone());
+        Ok(credential)
+    }
+
+    fn clients(&self, access: &VaultAccess) -> Result<Arc<Clients>, VaultError> {
+        if let Some(existing) = self.clients.lock().expect("poisoned").get(access) {
+            return Ok(existing.clone());
+        }
+        let credential = self.credential(&access.identity)?;
+        let verify = Some(!self.options.disable_challenge_resource_verification);
+        let mut secret_options = SecretClientOptions {
+            client_options: self.client_options(),
+            verify_challenge_resource: verify,
+            ..Default::default()
+        };
+        let mut certificate_options = CertificateClientOptions {
+            client_options: self.client_options(),
+            verify_challenge_resource: verify,
+            ..Default::default()
+        };
+        if let Some(version) = &self.options.api_version {
+            secret_options.api_version = version.clone();
+            certificate_options.api_version = version.clone();
+        }
+        let invalid = |e: azure_core::Error| VaultError::Invalid {
+            detail: format!("failed to create a client for {}: {e}", access.vault_url),
+        };
+        let secrets =
+            SecretClient::new(&access.vault_url, credential.clone(), Some(secret_options))
+                .map_err(invalid)?;
+        let certificates =
+            CertificateClient::new(&access.vault_url, credential, Some(certificate_options))
+                .map_err(invalid)?;
+        let clients = Arc::new(Clients {
+            secrets: Arc::new(secrets),
+            certificates: Arc::new(certificates),
+        });
+        self.clients
+            .lock()
+            .expect("poisoned")
+            .insert(access.clone(), clients.clone());
+        Ok(clients)
+    }
+}
+
+/// `https://v.vault.azure.net/secrets/NAME/VERSION` → (`NAME`, `VERSION`).
+fn name_and_version(id: &str) -> (String, String) {
+    let mut parts = id.trim_end_matches('/').rsplit('/');
+    let last = parts.next().unwrap_or_default().to_string();
+    let before = parts.next().unwrap_or_default().to_string();
+    if before == "secrets" || before == "certificates" {
+        (last, String::new())
+    } else {
+        (before, last)
+    }
+}
+
+impl VaultProvider for AzureVault {
+    fn list_secrets<'a>(
+        &'a self,
+        access: &'a VaultAccess,
+    ) -> BoxFuture<'a, Result<Vec<SecretProperties>, VaultError>> {
+        Box::pin(async move {
+            let clients = self.clients(access)?;
+            let classify_list = |e: azure_core::Error| classify(&e, "the secret list");
+            let pager = clients
+                .secrets
+                .list_secret_properties(None)
+                .map_err(classify_list)?;
+            let items: Vec<_> = pager.try_collect().await.map_err(classify_list)?;
+            Ok(items
+                .into_iter()
+                .map(|item| {
+                    let attributes = item.attributes.unwrap_or_default();
+                    SecretProperties {
+                        name: name_and_version(item.id.as_deref().unwrap_or_default()).0,
+                        enabled: attributes.enabled.unwrap_or(true),
+                        updated: attributes.updated.map(|t| t.unix_timestamp()),
+                        tags: item.tags.unwrap_or_default().into_iter().collect(),
+                        content_type: item.content_type,
+                        managed: item.managed.unwrap_or(false),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn get_secret<'a>(
+        &'a self,
+        access: &'a VaultAccess,
+        name: &'a str,
+        version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<SecretBundle, VaultError>> {
+        Box::pin(async move {
+            let clients = self.clients(access)?;
+            let object = format!("secret {name}");
+            let options = SecretClientGetSecretOptions {
+                secret_version: version.map(str::to_string),
+                ..Default::default()
+            };
+            let response = clients
+                .secrets
+                .get_secret(name, Some(options))
+                .await
+                .map_err(|e| classify(&e, &object))?;
+            let secret = response.into_model().map_err(|e| classify(&e, &object))?;
+            let attributes = secret.attributes.unwrap_or_default();
+            let (found_name, found_version) =
+                name_and_version(secret.id.as_deref().unwrap_or_default());
+            Ok(SecretBundle {
+                name: if found_name.is_empty() {
+                    name.to_string()
+                } else {
+                    found_name
+                },
+                version: found_version,
+                value: SecretValue::new(secret.value.unwrap_or_default()),
+                content_type: secret.content_type,
+                updated: attributes.updated.map(|t| t.unix_timestamp()),
+                expires: attributes.expires.map(|t| t.unix_timestamp()),
+                not_before: attributes.not_before.map(|t| t.unix_timestamp()),
+            })
+        })
+    }
+
+    fn get_certificate<'a>(
+        &'a self,
+        access: &'a VaultAccess,
+        name: &'a str,
+        version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<CertificateBundle, VaultError>> {
+        Box::pin(async move {
+            let clients = self.clients(access)?;
+            let object = format!("certificate {name}");
+            let options = azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions {
+                certificate_version: version.map(str::to_string),
+                ..Default::default()
+            };
+            let response = clients
+                .certificates
+                .get_certificate(name, Some(options))
+                .await
+                .map_err(|e| classify(&e, &object))?;
+            let certificate = response.into_model().map_err(|e| classify(&e, &object))?;
+            let attributes = certificate.attributes.unwrap_or_default();
+            let (found_name, found_version) =
+                name_and_version(certificate.id.as_deref().unwrap_or_default());
+            let (secret_name, secret_version) =
+                name_and_version(certificate.sid.as_deref().unwrap_or_default());
+            Ok(CertificateBundle {
+                name: if found_name.is_empty() {
+                    name.to_string()
+                } else {
+                    found_name
+                },
+                version: found_version,
+                secret_name,
+                secret_version,
+                enabled: attributes.enabled.unwrap_or(true),
+                updated: attributes.updated.map(|t| t.unix_timestamp()),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_and_version;
+
+    #[test]
+    fn ids_split_into_name_and_version() {
+        assert_eq!(
+            name_and_version("https://v.vault.azure.net/secrets/db/0123abcd"),
+            ("db".into(), "0123abcd".into())
+        );
+        assert_eq!(
+            name_and_version("https://v.vault.azure.net/secrets/db"),
+            ("db".into(), String::new())
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Invalid specs are refused by the real API server at `kubectl apply`, with actionable messages.
+
+mod support;
+
+use support::{install_crds, kubectl_apply};
+use vaultsync_testenv::{shared, unique_namespace};
+
+fn vault_secret(ns: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultSecret\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}"
+    )
+}
+
+const GOOD_VAULT: &str =
+    "  vault:\n    url: https://v1.vault.azure.net/\n    serviceAccountName: app\n";
+
+async fn namespace() -> String {
+    install_crds();
+    let client = shared().client().await.unwrap();
+    unique_namespace(&client, "admission").await.unwrap()
+}
+
+fn assert_rejected(ns: &str, spec: &str, expected: &str) {
+    let out = kubectl_apply(&vault_secret(ns, "bad", spec));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted an invalid spec:\n{spec}");
+    assert!(
+        stderr.contains(expected),
+        "message for\n{spec}\nwas: {stderr}\nexpected to contain: {expected}"
+    );
+}
+
+#[tokio::test]
+async fn valid_spec_is_accepted_with_defaults() {
+    let ns = namespace().await;
+    let spec = format!("{GOOD_VAULT}  data:\n  - key: password\n    name: db-password\n");
+    let out = kubectl_apply(&vault_secret(&ns, "good", &spec));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = support::kubectl(
+        &[
+            "get",
+            "vaultsecret",
+            "good",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.spec.refreshInterval} {.spec.target.creationPolicy} {.spec.target.deletionPolicy}",
+        ],
+        "",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1h Owner Delete");
+}
+
+#[tokio::test]
+async fn http_vault_url_is_rejected() {
+    let ns = namespace().await;
+    let spec = "  vault:\n    url: http://v1.vault.azure.net/\n    serviceAccountName: app\n  data:\n  - key: a\n    name: a\n";
+    assert_rejected(&ns, spec, "vault.url must be an https URL");
+}
+
+#[tokio::test]
+async fn invalid_vault_secret_name_is_rejected() {
+    let ns = namespace().await;
+    let spec = format!("{GOOD_VAULT}  data:\n  - key: a\n    name: 1_bad_name\n");
+    assert_rejected(&ns, &spec, "spec.data[0].name");
+}
+
+#[tokio::test]
+async fn duplicate_secret_keys_are_rejected() {
+    let ns = namespace().await;
+    let spec =
+        format!("{GOOD_VAULT}  data:\n  - key: a\n    name: one\n  - key: a\n    name: two\n");
+    assert_rejected(&ns, &spec, "every data[].key must be unique");
+}
+
+#[tokio::test]
+async fn invalid_secret_key_is_rejected() {
+    let ns = namespace().await;
+    let spec = format!("{GOOD_VAULT}  data:\n  - key: has/slash\n    name: one\n");
+    assert_rejected(&ns, &spec, "spec.data[0].key");
+    let spec = format!("{GOOD_VAULT}  data:\n  - key: ..\n    name: one\n");
+    assert_rejected(&ns, &spec, "cannot be '.' or '..'");
+}
+
+#[tokio::test]
+async fn bad_refresh_intervals_are_rejected() {
+    let ns = namespace().await;
+    for interval in ["5s", "1000h", "soon", "1d"] {
+        let spec = format!(
+            "{GOOD_VAULT}  refreshInterval: {interval}\n  data:\n  - key: a\n    name: a\n"
+        );
+        assert_rejected(&ns, &spec, "spec.refreshInterval");
+    }
+}
+
+#[tokio::test]
+async fn mutually_exclusive_and_required_fields_are_enforced() {
+    let ns = namespace().await;
+    assert_rejected(&ns, GOOD_VAULT, "give at least one entry in data");
+    let both = format!("{GOOD_VAULT}  dataFrom:\n  - namePrefix: app-\n    namePattern: 'app-*'\n");
+    assert_rejected(&ns, &both, "either namePrefix or namePattern");
+    let neither = format!("{GOOD_VAULT}  dataFrom:\n  - keys:\n      lowercase: true\n");
+    assert_rejected(&ns, &neither, "would select the whole vault");
+}
+
+#[tokio::test]
+async fn reserved_label_prefix_is_rejected() {
+    let ns = namespace().await;
+    let spec = format!(
+        "{GOOD_VAULT}  data:\n  - key: a\n    name: a\n  target:\n    labels:\n      vaultsync.dev/managed-by: me\n"
+    );
+    assert_rejected(&ns, &spec, "reserved prefix");
+}

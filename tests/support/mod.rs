@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: kubectl on the shared control plane and CRD install.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use vaultsync_testenv::shared;
+
+pub mod world;
+
+/// Runs `kubectl ARGS` against the shared control plane with `stdin` piped in.
+pub fn kubectl(args: &[&str], stdin: &str) -> Output {
+    let mut child = shared()
+        .kubectl()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("write to kubectl");
+    child.wait_with_output().expect("kubectl finishes")
+}
+
+/// `kubectl apply -f -` of `yaml`.
+pub fn kubectl_apply(yaml: &str) -> Output {
+    kubectl(&["apply", "-f", "-"], yaml)
+}
+
+/// Installs the committed CRDs once per test binary and waits until they are served.
+pub fn install_crds() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let crds =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vaultsync.yaml"))
+                .expect("crds/vaultsync.yaml exists");
+        let out = kubectl_apply(&crds);
+        assert!(
+            out.status.success(),
+            "CRDs apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = kubectl(&["get", "vaultsecrets", "-A"], "");
+            if out.status.success() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "CRDs never served");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+}
