@@ -198,6 +198,10 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
                 forget_ctx
                     .metrics
                     .forget_object(vault_secret::KIND, &ns, &object.name);
+                forget_ctx.metrics.set_managed_secrets(
+                    vault_secret::KIND,
+                    forget_ctx.schedule.managed_count(vault_secret::KIND) as i64,
+                );
             }
             futures::future::ready(())
         })

@@ -121,7 +121,9 @@ pub async fn finish(
                 )
                 .await;
             }
+            let mut newly_managed = false;
             ctx.schedule.update(key, |entry| {
+                newly_managed = entry.last_desired.is_none();
                 entry.generation = outcome.generation;
                 entry.force_refresh = outcome.force_refresh.clone();
                 if outcome.vault_read || entry.due.is_none() {
@@ -138,10 +140,13 @@ pub async fn finish(
                 &key.name,
                 jiff::Timestamp::now().as_second(),
             );
-            ctx.metrics.set_managed_secrets(
-                outcome.kind,
-                ctx.schedule.managed_count(outcome.kind) as i64,
-            );
+            // Counting walks every entry: do it only when the managed set grew, not per reconcile.
+            if newly_managed {
+                ctx.metrics.set_managed_secrets(
+                    outcome.kind,
+                    ctx.schedule.managed_count(outcome.kind) as i64,
+                );
+            }
             (changed.then_some(status), Action::requeue(delay))
         }
         Err(err) => {
