@@ -87,7 +87,7 @@ async fn main() {
     println!("starting the operator...");
     let config = RunConfig {
         kubeconfig: Some(plane.kubeconfig_path().to_path_buf()),
-        namespace: None,
+        namespaces: Vec::new(),
         metrics_addr: "127.0.0.1:0".parse().unwrap(),
         tenant_id: Some(TENANT.into()),
         authority_host: Some(emulator.authority_host()),
@@ -96,6 +96,12 @@ async fn main() {
         vault_requests_per_second: 100.0,
         concurrency: 4,
         log_format: LogFormatArg::Text,
+        leader_elect: false,
+        leader_election_lease_name: "vaultsync-leader".into(),
+        leader_election_namespace: None,
+        leader_election_lease_duration: Duration::from_secs(15),
+        leader_election_renew_deadline: Duration::from_secs(10),
+        leader_election_retry_period: Duration::from_secs(2),
     };
     vaultsync::telemetry::init_logging(vaultsync::telemetry::LogFormat::Text, "warn");
     let operator = tokio::spawn(vaultsync::controller::run(config));

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -36,9 +37,10 @@ pub struct RunConfig {
     /// Kubeconfig to use instead of the in-cluster configuration.
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "VAULTSYNC_NAMESPACE")]
-    pub namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (default: all namespaces). With a list, the
+    /// operator needs permissions in those namespaces only.
+    #[arg(long = "namespace", env = "VAULTSYNC_NAMESPACE", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
     /// Address of the health, readiness and metrics endpoints.
     #[arg(long, env = "VAULTSYNC_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -70,4 +72,168 @@ pub struct RunConfig {
     /// Log format.
     #[arg(long, env = "VAULTSYNC_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormatArg,
+    /// Elect a leader through a coordination.k8s.io/v1 Lease: only the replica holding it
+    /// reconciles (`--leader-elect` or `--leader-elect=true|false`).
+    #[arg(
+        long,
+        env = "VAULTSYNC_LEADER_ELECT",
+        num_args = 0..=1,
+        default_value_t = false,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "VAULTSYNC_LEADER_ELECTION_LEASE_NAME",
+        default_value = "vaultsync-leader"
+    )]
+    pub leader_election_lease_name: String,
+    /// Namespace of the leader-election Lease (required with --leader-elect).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// How long a Lease holds without renewal before another replica may take it (e.g. `15s`).
+    #[arg(
+        long,
+        env = "VAULTSYNC_LEADER_ELECTION_LEASE_DURATION",
+        default_value = "15s",
+        value_parser = parse_duration
+    )]
+    pub leader_election_lease_duration: Duration,
+    /// How long the leader keeps trying to renew before it gives up, stops and exits.
+    #[arg(
+        long,
+        env = "VAULTSYNC_LEADER_ELECTION_RENEW_DEADLINE",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub leader_election_renew_deadline: Duration,
+    /// Interval between attempts to acquire or renew the Lease.
+    #[arg(
+        long,
+        env = "VAULTSYNC_LEADER_ELECTION_RETRY_PERIOD",
+        default_value = "2s",
+        value_parser = parse_duration
+    )]
+    pub leader_election_retry_period: Duration,
+}
+
+/// Parses a Go-style duration: one or more decimal numbers each followed by a unit among `h`,
+/// `m`, `s`, `ms`, `us` (or `µs`) and `ns`, e.g. `15s`, `500ms`, `1m30s`, `1.5s`; or `0`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {text:?}: expected e.g. 15s, 500ms or 1m30s");
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        let (number, tail) = rest.split_at(number_len);
+        if number.is_empty() || number == "." {
+            return Err(invalid());
+        }
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let seconds_per_unit = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(invalid()),
+        };
+        total += value * seconds_per_unit;
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::{Cli, Command, RunConfig, parse_duration};
+
+    fn run(args: &[&str]) -> RunConfig {
+        let argv = ["vaultsync", "run"].iter().chain(args);
+        match Cli::try_parse_from(argv).expect("arguments parse").command {
+            Command::Run(config) => config,
+        }
+    }
+
+    #[test]
+    fn go_style_durations_parse() {
+        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "10", "s", "-1s", "5x", "1.2.3s", ".s", "1s2", "15 s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn leader_election_is_off_by_default_with_client_go_timings() {
+        let config = run(&[]);
+        assert!(!config.leader_elect);
+        assert_eq!(config.leader_election_lease_name, "vaultsync-leader");
+        assert_eq!(
+            config.leader_election_lease_duration,
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            config.leader_election_renew_deadline,
+            Duration::from_secs(10)
+        );
+        assert_eq!(config.leader_election_retry_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn leader_election_flags_parse() {
+        let config = run(&[
+            "--leader-elect",
+            "--leader-election-namespace=ops",
+            "--leader-election-lease-name",
+            "lock",
+            "--leader-election-lease-duration=4s",
+            "--leader-election-renew-deadline=3s",
+            "--leader-election-retry-period=500ms",
+        ]);
+        assert!(config.leader_elect);
+        assert_eq!(config.leader_election_namespace.as_deref(), Some("ops"));
+        assert_eq!(config.leader_election_lease_name, "lock");
+        assert_eq!(
+            config.leader_election_lease_duration,
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            config.leader_election_renew_deadline,
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            config.leader_election_retry_period,
+            Duration::from_millis(500)
+        );
+        assert!(run(&["--leader-elect=true"]).leader_elect);
+        assert!(!run(&["--leader-elect=false"]).leader_elect);
+        assert!(
+            Cli::try_parse_from(["vaultsync", "run", "--leader-election-retry-period=2"]).is_err()
+        );
+    }
 }

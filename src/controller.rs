@@ -1,27 +1,32 @@
 //! Wires the operator together: API client, vault, narrow watches, controllers, HTTP endpoints,
 //! graceful shutdown.
 
+mod watches;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use futures::future::BoxFuture;
+use kube::runtime::Controller;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Client, Resource};
 
 use crate::config::RunConfig;
-use crate::crd::{FORCE_REFRESH_ANNOTATION, VaultSecret};
-use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
+use crate::crd::{Synced, VaultCertificate, VaultSecret};
 use crate::http::{self, Health};
-use crate::reconcile::{self, Context, Settings, SyncError, vault_secret};
+use crate::leader::{ElectionConfig, Elector, Leader};
+use crate::reconcile::{
+    self, Context, SecretCache, Settings, SyncError, vault_certificate, vault_secret,
+};
 use crate::telemetry::Metrics;
 use crate::vault::azure::{AzureOptions, AzureVault};
 use crate::vault::shared::{SharedVault, SharingOptions};
+use watches::{Routes, Scope};
 
-/// Errors that stop the operator from starting.
+/// Errors that stop the operator: at start-up, or when it loses the leader-election Lease.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// No usable Kubernetes configuration.
@@ -30,6 +35,13 @@ pub enum StartError {
     /// The extra CA file could not be read or used.
     #[error("failed to set up the vault client: {0}")]
     Vault(String),
+    /// Leader election is misconfigured.
+    #[error("leader election: {0}")]
+    LeaderElection(String),
+    /// This process lost the leader-election Lease and stopped reconciling; it exits so that it
+    /// restarts as a standby.
+    #[error("lost the leader-election lease")]
+    LeadershipLost,
     /// The HTTP endpoint could not bind.
     #[error("failed to listen on {addr}: {source}")]
     Listen {
@@ -56,29 +68,7 @@ async fn client(config: &RunConfig) -> Result<Client, StartError> {
     Client::try_from(kube_config).map_err(|e| StartError::Kube(e.to_string()))
 }
 
-/// A VaultSecret is reconciled when its generation or force-refresh annotation changes, not on
-/// its own status writes.
-fn spec_or_force_refresh(resource: &VaultSecret) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    resource.metadata.generation.hash(&mut hasher);
-    resource
-        .annotations()
-        .get(FORCE_REFRESH_ANNOTATION)
-        .hash(&mut hasher);
-    resource.uid().hash(&mut hasher);
-    Some(hasher.finish())
-}
-
-/// Maps a managed Secret to the resource named in its owner annotation.
-fn owner_of(secret: Secret, kind: &str) -> Option<ObjectRef<VaultSecret>> {
-    let owner = secret.annotations().get(OWNER_ANNOTATION)?;
-    let (owner_kind, name) = owner.split_once('/')?;
-    let namespace = secret.namespace()?;
-    (owner_kind == kind).then(|| ObjectRef::new(name).within(&namespace))
-}
-
-fn error_policy(_resource: Arc<VaultSecret>, error: &SyncError, _ctx: Arc<Context>) -> Action {
+fn error_policy<K>(_resource: Arc<K>, error: &SyncError, _ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %error, "reconcile could not record its result; retrying");
     Action::requeue(reconcile::requeue::jitter(Duration::from_secs(10), 0.3))
 }
@@ -86,6 +76,7 @@ fn error_policy(_resource: Arc<VaultSecret>, error: &SyncError, _ctx: Arc<Contex
 /// Runs the operator until SIGINT or SIGTERM.
 pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let election = ElectionConfig::from_run_config(&config).map_err(StartError::LeaderElection)?;
     let client = client(&config).await?;
     let metrics = Metrics::new();
     let health = Health::default();
@@ -120,26 +111,19 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         observer_metrics.vault_request(operation, outcome)
     }));
 
-    let (vault_secrets, secrets): (Api<VaultSecret>, Api<Secret>) = match &config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
+    let scopes: Vec<Scope> = if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
     };
-    let managed =
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
-    let (secret_store, secret_writer) = reflector::store();
-    let secret_events = watcher(secrets, managed)
-        .default_backoff()
-        .reflect(secret_writer)
-        .touched_objects();
-    let (vs_store, vs_writer) = reflector::store();
-    let vs_events = watcher(vault_secrets, watcher::Config::default())
-        .default_backoff()
-        .reflect(vs_writer)
-        .applied_objects()
-        .predicate_filter(spec_or_force_refresh, Default::default());
+    let mut secret_stores = Vec::new();
+    let mut secret_events = Vec::new();
+    for scope in &scopes {
+        let (store, events) = watches::managed_secrets(&client, scope);
+        secret_stores.push(store);
+        secret_events.push(events);
+    }
+    let secret_cache = SecretCache::new(secret_stores);
 
     let reporter = Reporter {
         controller: "vaultsync".into(),
@@ -152,7 +136,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let ctx = Context::new(
         client.clone(),
         vault,
-        secret_store.clone(),
+        secret_cache.clone(),
         recorder,
         metrics.clone(),
         settings,
@@ -173,43 +157,154 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         http_stop,
     ));
 
+    let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
+    let mut resource_stores = Vec::new();
+    for (scope, secrets) in scopes.iter().zip(secret_events) {
+        let (vs_tx, vs_rx) = futures::channel::mpsc::unbounded();
+        let (vc_tx, vc_rx) = futures::channel::mpsc::unbounded();
+        let routes = Routes {
+            vault_secrets: vs_tx,
+            vault_certificates: vc_tx,
+        };
+        tokio::spawn(watches::route(secrets, routes));
+        let (store, events) = watches::resources::<VaultSecret>(&client, scope);
+        resource_stores.push(ready(store.clone()));
+        controllers.push(Box::pin(
+            Controller::for_stream(events, store)
+                .with_config(ControllerConfig::default().concurrency(config.concurrency))
+                .reconcile_on(vs_rx)
+                .graceful_shutdown_on(wait_for(stop_rx.clone()))
+                .run(vault_secret::reconcile, error_policy, ctx.clone())
+                .for_each(forget_deleted::<VaultSecret>(ctx.clone())),
+        ));
+        let (store, events) = watches::resources::<VaultCertificate>(&client, scope);
+        resource_stores.push(ready(store.clone()));
+        controllers.push(Box::pin(
+            Controller::for_stream(events, store)
+                .with_config(ControllerConfig::default().concurrency(config.concurrency))
+                .reconcile_on(vc_rx)
+                .graceful_shutdown_on(wait_for(stop_rx.clone()))
+                .run(vault_certificate::reconcile, error_policy, ctx.clone())
+                .for_each(forget_deleted::<VaultCertificate>(ctx.clone())),
+        ));
+    }
+
     let ready_health = health.clone();
-    let (ready_vs, ready_secrets) = (vs_store.clone(), secret_store.clone());
+    let ready_secrets = secret_cache.clone();
     tokio::spawn(async move {
-        let _ = ready_vs.wait_until_ready().await;
-        let _ = ready_secrets.wait_until_ready().await;
+        futures::future::join_all(resource_stores).await;
+        ready_secrets.wait_until_ready().await;
         ready_health.set_ready(true);
     });
 
-    tracing::info!(namespace = ?config.namespace, "vaultsync starting");
-    let forget_ctx = ctx.clone();
-    Controller::for_stream(vs_events, vs_store)
-        .with_config(ControllerConfig::default().concurrency(config.concurrency))
-        .watches_stream(secret_events, |secret| owner_of(secret, vault_secret::KIND))
-        .graceful_shutdown_on(shutdown_signal(stop_tx))
-        .run(vault_secret::reconcile, error_policy, ctx)
-        .for_each(|result| {
-            if let Err(kube::runtime::controller::Error::ObjectNotFound(object)) = &result {
-                // The resource is gone: drop its schedule and per-object metrics.
-                let ns = object.namespace.clone().unwrap_or_default();
-                forget_ctx
-                    .schedule
-                    .forget(vault_secret::KIND, &ns, &object.name);
-                forget_ctx
-                    .metrics
-                    .forget_object(vault_secret::KIND, &ns, &object.name);
-                forget_ctx.metrics.set_managed_secrets(
-                    vault_secret::KIND,
-                    forget_ctx.schedule.managed_count(vault_secret::KIND) as i64,
-                );
-            }
-            futures::future::ready(())
-        })
-        .await;
+    tracing::info!(namespaces = ?config.namespaces, "vaultsync starting");
+    tokio::spawn(shutdown_signal(stop_tx));
+    // No reconcile before this process may reconcile: alone, or holding the Lease.
+    let Some(role) = Role::take(election, &client, &metrics, &health, stop_rx.clone()).await else {
+        let _ = server.await;
+        tracing::info!("vaultsync stopped while standing by");
+        return Ok(());
+    };
+    // Each controller finishes its in-flight reconciles after the stop signal, then ends.
+    role.run(futures::future::join_all(controllers)).await?;
     health.set_ready(false);
+    role.release().await;
     let _ = server.await;
     tracing::info!("vaultsync stopped");
     Ok(())
+}
+
+fn ready<K>(store: kube::runtime::reflector::Store<K>) -> BoxFuture<'static, ()>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    Box::pin(async move {
+        // kube-runtime's readiness signal wakes only the latest of several waiters, and the
+        // controller waits on the same store: look again periodically instead of relying on it.
+        let recheck = Duration::from_millis(250);
+        while tokio::time::timeout(recheck, store.wait_until_ready())
+            .await
+            .is_err()
+        {}
+    })
+}
+
+/// What a controller reports after each reconcile.
+type ReconcileResult<K> = Result<
+    (ObjectRef<K>, Action),
+    kube::runtime::controller::Error<SyncError, kube::runtime::watcher::Error>,
+>;
+
+/// After a resource is gone, drops its schedule entry and per-object metrics.
+fn forget_deleted<K: Synced>(
+    ctx: Arc<Context>,
+) -> impl FnMut(ReconcileResult<K>) -> futures::future::Ready<()> {
+    move |result| {
+        if let Err(kube::runtime::controller::Error::ObjectNotFound(object)) = &result {
+            let namespace = object.namespace.clone().unwrap_or_default();
+            ctx.schedule.forget(K::KIND, &namespace, &object.name);
+            ctx.metrics.forget_object(K::KIND, &namespace, &object.name);
+            ctx.metrics
+                .set_managed_secrets(K::KIND, ctx.schedule.managed_count(K::KIND) as i64);
+        }
+        futures::future::ready(())
+    }
+}
+
+/// Whether this process may reconcile: alone (no leader election) or as the elected leader.
+enum Role {
+    Alone,
+    Leader(Leader),
+}
+
+impl Role {
+    /// Without leader election, at once; with it, once the Lease is ours. A standby is healthy
+    /// and only waits, so it reports ready meanwhile. `None` when stopped while standing by.
+    async fn take(
+        election: Option<ElectionConfig>,
+        client: &Client,
+        metrics: &Metrics,
+        health: &Health,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Self> {
+        let Some(election) = election else {
+            metrics.set_leader(true);
+            return Some(Self::Alone);
+        };
+        health.set_ready(true);
+        let elector = Elector::new(client.clone(), election, metrics.clone());
+        tokio::select! {
+            leader = elector.acquire() => {
+                // Ready again once the caches the controllers now start have synced.
+                health.set_ready(false);
+                Some(Self::Leader(leader))
+            }
+            () = wait_for(stop) => None,
+        }
+    }
+
+    /// Runs the controllers to their end; when leadership is lost first, drops them at once
+    /// (aborting in-flight reconciles) and fails, so the process exits and restarts as a
+    /// standby.
+    async fn run(&self, controllers: impl Future) -> Result<(), StartError> {
+        match self {
+            Self::Alone => {
+                controllers.await;
+                Ok(())
+            }
+            Self::Leader(leader) => tokio::select! {
+                _ = controllers => Ok(()),
+                () = leader.lost() => Err(StartError::LeadershipLost),
+            },
+        }
+    }
+
+    /// Hands the Lease to a standby at once; call after the controllers stopped.
+    async fn release(self) {
+        if let Self::Leader(leader) = self {
+            leader.release().await;
+        }
+    }
 }
 
 async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {

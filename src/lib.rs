@@ -7,6 +7,7 @@ pub mod controller;
 pub mod crd;
 pub mod desired;
 pub mod http;
+pub mod leader;
 pub mod reconcile;
 pub mod telemetry;
 pub mod vault;

@@ -16,7 +16,7 @@ async fn main() -> std::process::ExitCode {
             };
             init_logging(format, "info,kube=warn,azure_core=warn");
             if let Err(err) = vaultsync::controller::run(config).await {
-                tracing::error!(error = %err, "vaultsync failed to start");
+                tracing::error!(error = %err, "vaultsync stopped on an error");
                 eprintln!("vaultsync: {err}");
                 return std::process::ExitCode::FAILURE;
             }

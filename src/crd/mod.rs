@@ -3,10 +3,15 @@
 
 mod common;
 mod status;
+mod vault_certificate;
 mod vault_secret;
 
 pub use common::{CreationPolicy, DeletionPolicy, TargetSecret, VaultSource};
 pub use status::{Condition, ConditionStatus, SyncStatus, SyncedVersion};
+pub use vault_certificate::{
+    CaOutput, CertificateOutput, CertificateRef, CertificateStatus, Pkcs12Output, PrivateKeyFormat,
+    SecretKeyRef, VaultCertificate, VaultCertificateSpec, VaultCertificateStatus,
+};
 pub use vault_secret::{BulkSelector, KeyNaming, SecretItem, VaultSecret, VaultSecretSpec};
 
 /// API group of every vaultsync resource.
@@ -14,10 +19,33 @@ pub const GROUP: &str = "vaultsync.dev";
 /// Annotation whose new value forces an immediate re-read of every vault object.
 pub const FORCE_REFRESH_ANNOTATION: &str = "vaultsync.dev/force-refresh";
 
+/// What both kinds share: a vault read as a ServiceAccount, a target Secret, a refresh interval
+/// and the common sync status. The reconcile pipeline is written once against this.
+pub trait Synced: kube::Resource<DynamicType = ()> {
+    /// Kind name used in keys, owner annotations, Events and metrics.
+    const KIND: &'static str;
+    /// The vault and the reading ServiceAccount.
+    fn vault(&self) -> &VaultSource;
+    /// The Secret to write.
+    fn target(&self) -> &TargetSecret;
+    /// The refresh interval as written in the spec.
+    fn refresh_interval(&self) -> &str;
+    /// The shared part of the status.
+    fn sync_status(&self) -> Option<&SyncStatus>;
+
+    /// Name of the Secret this resource writes (defaults to the resource's name).
+    fn target_name(&self) -> String {
+        self.target()
+            .name
+            .clone()
+            .unwrap_or_else(|| self.meta().name.clone().unwrap_or_default())
+    }
+}
+
 /// Every CRD as one multi-document YAML stream, exactly as committed under `crds/`.
 pub fn render_crds() -> String {
     use kube::CustomResourceExt;
-    let crds = [VaultSecret::crd()];
+    let crds = [VaultSecret::crd(), VaultCertificate::crd()];
     crds.iter()
         .map(|crd| {
             format!(

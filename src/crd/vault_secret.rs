@@ -125,13 +125,22 @@ pub struct KeyNaming {
     pub lowercase: bool,
 }
 
-impl VaultSecret {
-    /// Name of the Secret this resource writes.
-    pub fn target_name(&self) -> String {
-        self.spec
-            .target
-            .name
-            .clone()
-            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+impl super::Synced for VaultSecret {
+    const KIND: &'static str = "VaultSecret";
+
+    fn vault(&self) -> &VaultSource {
+        &self.spec.vault
+    }
+
+    fn target(&self) -> &TargetSecret {
+        &self.spec.target
+    }
+
+    fn refresh_interval(&self) -> &str {
+        &self.spec.refresh_interval
+    }
+
+    fn sync_status(&self) -> Option<&SyncStatus> {
+        self.status.as_ref()
     }
 }

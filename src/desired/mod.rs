@@ -1,5 +1,6 @@
 //! Pure builders: from spec + vault data to the exact Secret to write. No I/O here.
 
+pub mod certificate;
 pub mod secret;
 pub mod select;
 

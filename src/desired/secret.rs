@@ -60,7 +60,7 @@ pub fn content_hash(type_: &str, data: &BTreeMap<String, SecretValue>) -> String
         hasher.update((key.len() as u64).to_be_bytes());
         hasher.update(key.as_bytes());
         hasher.update((value.expose().len() as u64).to_be_bytes());
-        hasher.update(value.expose().as_bytes());
+        hasher.update(value.expose());
     }
     hasher
         .finalize()
@@ -130,7 +130,7 @@ impl DesiredSecret {
             data: Some(
                 self.data
                     .iter()
-                    .map(|(k, v)| (k.clone(), ByteString(v.expose().as_bytes().to_vec())))
+                    .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
                     .collect(),
             ),
             ..Default::default()
@@ -158,12 +158,7 @@ impl DesiredSecret {
             .map(|d| {
                 let values: BTreeMap<String, SecretValue> = d
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            SecretValue::new(String::from_utf8_lossy(&v.0).into_owned()),
-                        )
-                    })
+                    .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
                     .collect();
                 content_hash(existing.type_.as_deref().unwrap_or("Opaque"), &values)
             })

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Schedule;
 use crate::telemetry::Metrics;
@@ -22,7 +22,7 @@ pub struct Context {
     /// The shared, rate-limited vault.
     pub vault: SharedVault,
     /// Cache of the Secrets vaultsync manages (label-selected; nothing else is cached).
-    pub secrets: Store<Secret>,
+    pub secrets: SecretCache,
     /// Event recorder.
     pub recorder: Recorder,
     /// Metrics.
@@ -38,7 +38,7 @@ impl Context {
     pub fn new(
         client: kube::Client,
         vault: SharedVault,
-        secrets: Store<Secret>,
+        secrets: SecretCache,
         recorder: Recorder,
         metrics: Metrics,
         settings: Settings,
@@ -52,5 +52,32 @@ impl Context {
             settings,
             schedule: Schedule::default(),
         })
+    }
+}
+
+/// The managed-Secret caches of every watched scope (one for all namespaces, or one per listed
+/// namespace).
+#[derive(Clone, Default)]
+pub struct SecretCache {
+    stores: Vec<Store<Secret>>,
+}
+
+impl SecretCache {
+    /// Looks in these stores.
+    pub fn new(stores: Vec<Store<Secret>>) -> Self {
+        SecretCache { stores }
+    }
+
+    /// The cached Secret `namespace/name`, if vaultsync manages it.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        let key = ObjectRef::new(name).within(namespace);
+        self.stores.iter().find_map(|store| store.get(&key))
+    }
+
+    /// Waits until every store has its initial listing.
+    pub async fn wait_until_ready(&self) {
+        for store in &self.stores {
+            let _ = store.wait_until_ready().await;
+        }
     }
 }

@@ -7,12 +7,14 @@ mod error;
 pub mod guard;
 pub mod identity;
 mod outcome;
+pub mod pipeline;
 pub mod reason;
 pub mod requeue;
 mod schedule;
 pub mod status;
+pub mod vault_certificate;
 pub mod vault_secret;
 
-pub use context::{Context, Settings};
+pub use context::{Context, SecretCache, Settings};
 pub use error::{Retry, SyncError};
 pub use schedule::{ObjectKey, Schedule};

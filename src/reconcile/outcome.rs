@@ -208,13 +208,14 @@ pub async fn finish(
 }
 
 /// Merge-patches the status subresource.
-pub async fn write_status<K>(api: &Api<K>, name: &str, status: SyncStatus) -> Result<(), SyncError>
+pub async fn write_status<K, S>(api: &Api<K>, name: &str, status: S) -> Result<(), SyncError>
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize + std::fmt::Debug,
 {
     #[derive(Debug, Serialize)]
-    struct Body {
-        status: SyncStatus,
+    struct Body<S> {
+        status: S,
     }
     api.patch_status(
         name,
@@ -229,7 +230,8 @@ where
     })
 }
 
-async fn publish(
+/// Publishes an Event about `reference`, logging (not failing) when the API refuses it.
+pub(super) async fn publish(
     ctx: &Context,
     reference: &ObjectReference,
     type_: EventType,

@@ -29,3 +29,23 @@ pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
 pub const APPLY_FAILED: &str = "ApplyFailed";
 /// Reading from the API server failed.
 pub const KUBERNETES_ERROR: &str = "KubernetesError";
+/// A named vault certificate or version does not exist.
+pub const CERTIFICATE_NOT_FOUND: &str = "CertificateNotFound";
+/// The vault certificate is disabled.
+pub const CERTIFICATE_DISABLED: &str = "CertificateDisabled";
+/// The certificate's backing secret is neither PKCS#12 nor PEM.
+pub const CERTIFICATE_FORMAT_UNSUPPORTED: &str = "CertificateFormatUnsupported";
+/// The Secret holding the PKCS#12 keystore password is missing or lacks the key.
+pub const KEYSTORE_PASSWORD_UNAVAILABLE: &str = "KeystorePasswordUnavailable";
+/// Condition type: the certificate's notAfter is within `renewBefore`.
+pub const EXPIRING_SOON: &str = "ExpiringSoon";
+/// Reason of a True ExpiringSoon condition (and its Warning Event).
+pub const CERTIFICATE_EXPIRING_SOON: &str = "CertificateExpiringSoon";
+/// Reason of a False ExpiringSoon condition.
+pub const CERTIFICATE_VALID: &str = "CertificateValid";
+/// Event: a new certificate replaced one that was expiring soon.
+pub const CERTIFICATE_RENEWED: &str = "CertificateRenewed";
+/// Condition type: the chain from the leaf links up to a self-signed root.
+pub const CHAIN_VALID: &str = "ChainValid";
+/// Reason of a True ChainValid condition.
+pub const CHAIN_COMPLETE: &str = "ChainComplete";

@@ -6,7 +6,8 @@ use crate::crd::{Condition, ConditionStatus, SyncStatus};
 /// The condition type summarising a sync.
 pub const READY: &str = "Ready";
 
-/// Replaces the Ready condition, keeping `lastTransitionTime` when the status did not change.
+/// Replaces the Ready condition (kept first), keeping `lastTransitionTime` when the status did
+/// not change.
 pub fn with_ready(
     previous: &[Condition],
     status: ConditionStatus,
@@ -15,28 +16,47 @@ pub fn with_ready(
     generation: Option<i64>,
     now: &str,
 ) -> Vec<Condition> {
-    let transition = previous
-        .iter()
-        .find(|c| c.type_ == READY && c.status == status)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or_else(|| now.to_string());
+    let condition = condition(previous, READY, status, reason, message, generation, now);
     let mut conditions: Vec<Condition> = previous
         .iter()
         .filter(|c| c.type_ != READY)
         .cloned()
         .collect();
-    conditions.insert(
-        0,
-        Condition {
-            type_: READY.to_string(),
-            status,
-            reason: reason.to_string(),
-            message: message.to_string(),
-            last_transition_time: transition,
-            observed_generation: generation,
-        },
-    );
+    conditions.insert(0, condition);
     conditions
+}
+
+/// Sets the condition of `condition.type_` in place (appended when new).
+pub fn set_condition(conditions: &mut Vec<Condition>, condition: Condition) {
+    match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+        Some(existing) => *existing = condition,
+        None => conditions.push(condition),
+    }
+}
+
+/// A condition of `type_`, keeping the previous `lastTransitionTime` when its status held.
+pub fn condition(
+    previous: &[Condition],
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &str,
+) -> Condition {
+    let transition = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.to_string());
+    Condition {
+        type_: type_.to_string(),
+        status,
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time: transition,
+        observed_generation: generation,
+    }
 }
 
 /// The Ready condition, if any.

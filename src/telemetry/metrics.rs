@@ -82,6 +82,7 @@ struct Inner {
     last_sync: Family<ObjectLabels, Gauge>,
     since_last_sync: Family<ObjectLabels, Gauge>,
     cert_expiry: Family<CertLabels, Gauge>,
+    leader: Gauge,
     /// Source of truth for `since_last_sync` (families cannot be iterated); its lock also keeps
     /// the two per-object sync families consistent with each other.
     sync_times: Mutex<HashMap<ObjectLabels, i64>>,
@@ -158,6 +159,13 @@ impl Metrics {
             Unit::Seconds,
             cert_expiry.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "vaultsync_leader",
+            "1 while this process may reconcile (it holds the leader-election Lease, or leader \
+             election is off), 0 otherwise",
+            leader.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -168,6 +176,7 @@ impl Metrics {
                 last_sync,
                 since_last_sync,
                 cert_expiry,
+                leader,
                 sync_times: Mutex::new(HashMap::new()),
             }),
         }
@@ -252,6 +261,11 @@ impl Metrics {
             .cert_expiry
             .get_or_create(&labels)
             .set(not_after_unix);
+    }
+
+    /// Sets `vaultsync_leader` to 1 when this process may reconcile, else 0.
+    pub fn set_leader(&self, leading: bool) {
+        self.inner.leader.set(i64::from(leading));
     }
 
     /// Encodes every metric in the OpenMetrics text format (ending in `# EOF`).

@@ -3,19 +3,25 @@ use std::sync::Arc;
 
 /// A secret value that never prints itself: Debug and Display show `<redacted>`.
 ///
-/// Shared (`Arc`) so that one fetch can serve many resources without copying the value.
+/// Bytes, because a Secret key may hold binary data (a PKCS#12 keystore). Shared (`Arc`) so that
+/// one fetch can serve many resources without copying the value.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(Arc<str>);
+pub struct SecretValue(Arc<[u8]>);
 
 impl SecretValue {
-    /// Wraps a value read from the vault.
-    pub fn new(value: impl Into<Arc<str>>) -> Self {
-        SecretValue(value.into())
+    /// Wraps a value read from the vault or built from it.
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        SecretValue(value.into().into())
     }
 
     /// The value itself, for building the Secret's data and nothing else.
-    pub fn expose(&self) -> &str {
+    pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The value as text, when it is UTF-8 (vault secrets always are).
+    pub fn expose_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
     }
 }
 
@@ -40,6 +46,6 @@ mod tests {
         let value = SecretValue::new("hunter2");
         assert!(!format!("{value:?}").contains("hunter2"));
         assert!(!format!("{value}").contains("hunter2"));
-        assert_eq!(value.expose(), "hunter2");
+        assert_eq!(value.expose(), b"hunter2");
     }
 }

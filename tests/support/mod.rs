@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use vaultsync_testenv::shared;
 
+pub mod certs;
+pub mod pki;
 pub mod world;
 
 /// Runs `kubectl ARGS` against the shared control plane with `stdin` piped in.
@@ -49,7 +51,7 @@ pub fn install_crds() {
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let out = kubectl(&["get", "vaultsecrets", "-A"], "");
+            let out = kubectl(&["get", "vaultsecrets,vaultcertificates", "-A"], "");
             if out.status.success() {
                 break;
             }

@@ -2,7 +2,7 @@
 //! gets its own namespace, vault, Entra application and ServiceAccount.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,25 +20,23 @@ use super::install_crds;
 /// Tenant every test identity lives in.
 pub const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
 
-/// The per-binary world.
-pub struct World {
+/// The emulator of this test binary, without any operator process.
+pub struct Backdrop {
     /// The emulator (served by its own runtime thread).
     pub emulator: Emulator,
-    /// The operator's combined stdout and stderr.
-    pub operator_log: PathBuf,
-    /// The operator's metrics address.
-    pub metrics_addr: String,
-    _operator: Child,
-    _guard: Watchdog,
+    /// The emulator's CA certificate (PEM), for `--extra-ca-file`.
+    pub ca_file: PathBuf,
+    /// This test binary's scratch directory.
+    pub dir: PathBuf,
 }
 
-static WORLD: OnceLock<World> = OnceLock::new();
+static BACKDROP: OnceLock<Backdrop> = OnceLock::new();
 
-/// Starts (once) the emulator, trusts the cluster's token issuer, and runs the operator binary.
-pub fn world() -> &'static World {
-    WORLD.get_or_init(|| {
+/// Starts (once) the emulator and trusts the cluster's token issuer; starts no operator. Tests
+/// that run operator processes of their own use this with [`tenant_without_operator`].
+pub fn backdrop() -> &'static Backdrop {
+    BACKDROP.get_or_init(|| {
         install_crds();
-        let plane = shared();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -64,30 +62,95 @@ pub fn world() -> &'static World {
         std::fs::create_dir_all(&dir).unwrap();
         let ca_file = dir.join("emulator-ca.pem");
         std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
-        let operator_log = dir.join("operator.log");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let metrics_addr = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(&operator_log).unwrap();
-        let operator = Command::new(env!("CARGO_BIN_EXE_vaultsync"))
-            .arg("run")
-            .args(["--kubeconfig", plane.kubeconfig_path().to_str().unwrap()])
-            .args(["--metrics-addr", &metrics_addr])
-            .args(["--tenant-id", TENANT])
-            .args(["--authority-host", &emulator.authority_host()])
-            .args(["--extra-ca-file", ca_file.to_str().unwrap()])
-            .env("RUST_LOG", "info,kube=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("operator starts");
+        Backdrop {
+            emulator,
+            ca_file,
+            dir,
+        }
+    })
+}
+
+/// A free `127.0.0.1:PORT` for an operator's `--metrics-addr`.
+pub fn free_metrics_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// The arguments every operator under test runs with, `run` included: the shared control
+/// plane's kubeconfig, `metrics_addr`, the test tenant and the emulator as authority and CA.
+pub fn operator_args(metrics_addr: &str) -> Vec<String> {
+    let backdrop = backdrop();
+    [
+        "run",
+        "--kubeconfig",
+        shared().kubeconfig_path().to_str().unwrap(),
+        "--metrics-addr",
+        metrics_addr,
+        "--tenant-id",
+        TENANT,
+        "--authority-host",
+        &backdrop.emulator.authority_host(),
+        "--extra-ca-file",
+        backdrop.ca_file.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Spawns the operator binary with [`operator_args`] plus `extra` and the environment `envs`
+/// (which may override the default `RUST_LOG`), stdout and stderr appended to `log`.
+pub fn spawn_operator(
+    metrics_addr: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+    log: &Path,
+) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_vaultsync"))
+        .args(operator_args(metrics_addr))
+        .args(extra)
+        .env("RUST_LOG", "info,kube=warn")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("operator starts")
+}
+
+/// The per-binary world.
+pub struct World {
+    /// The emulator (served by its own runtime thread).
+    pub emulator: &'static Emulator,
+    /// The operator's combined stdout and stderr.
+    pub operator_log: PathBuf,
+    /// The operator's metrics address.
+    pub metrics_addr: String,
+    _operator: Child,
+    _guard: Watchdog,
+}
+
+static WORLD: OnceLock<World> = OnceLock::new();
+
+/// Starts (once) the emulator, trusts the cluster's token issuer, and runs the operator binary.
+pub fn world() -> &'static World {
+    WORLD.get_or_init(|| {
+        let backdrop = backdrop();
+        let operator_log = backdrop.dir.join("operator.log");
+        let metrics_addr = free_metrics_addr();
+        std::fs::File::create(&operator_log).unwrap();
+        let operator = spawn_operator(&metrics_addr, &[], &[], &operator_log);
         let guard = guard_pid(operator.id()).expect("operator guard");
         World {
-            emulator,
+            emulator: &backdrop.emulator,
             operator_log,
             metrics_addr,
             _operator: operator,
@@ -105,6 +168,11 @@ impl World {
     /// Everything the operator has logged so far.
     pub fn operator_log(&self) -> String {
         std::fs::read_to_string(&self.operator_log).unwrap_or_default()
+    }
+
+    /// The last lines the operator logged, for failure messages.
+    pub fn operator_log_tail(&self) -> String {
+        tail(&self.operator_log())
     }
 }
 
@@ -125,14 +193,20 @@ pub struct Tenant {
 /// A namespace with ServiceAccount `app` federated to a fresh Entra app with read and list roles
 /// on a fresh vault.
 pub async fn tenant(prefix: &str) -> Tenant {
+    world();
+    tenant_without_operator(prefix).await
+}
+
+/// [`tenant`] without starting the world's operator process, for tests that run their own.
+pub async fn tenant_without_operator(prefix: &str) -> Tenant {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let world = world();
+    let world = backdrop();
     let client = shared().client().await.unwrap();
     let ns = unique_namespace(&client, prefix).await.unwrap();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let vault = format!("{prefix}{n}p{}", std::process::id());
     let client_id = format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), n);
-    let control = world.control();
+    let control = world.emulator.control();
     control.create_vault(&vault, TENANT);
     control.register_app(TENANT, &client_id);
     control.add_federated_credential(
@@ -186,7 +260,8 @@ pub async fn service_account(client: &Client, ns: &str, name: &str, client_id: O
 impl Tenant {
     /// Sets a secret in this tenant's vault; returns the version.
     pub fn set(&self, name: &str, value: &str) -> String {
-        world()
+        backdrop()
+            .emulator
             .control()
             .set_secret(
                 &self.vault,
@@ -231,7 +306,7 @@ impl Tenant {
             assert!(
                 Instant::now() < deadline,
                 "{name} never reached {reason}; last Ready: {ready:?}\noperator log tail:\n{}",
-                tail(&world().operator_log())
+                world_log_tail()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -256,7 +331,7 @@ impl Tenant {
     /// Fails if any of `values` appears in the operator log, this namespace's Events, or any
     /// VaultSecret status in it.
     pub async fn assert_no_leak(&self, values: &[&str]) {
-        let log = world().operator_log();
+        let log = WORLD.get().map(World::operator_log).unwrap_or_default();
         let events = super::kubectl(&["get", "events", "-n", &self.ns, "-o", "json"], "");
         let statuses = super::kubectl(
             &[
@@ -284,6 +359,14 @@ impl Tenant {
             );
         }
     }
+}
+
+/// The world operator's last lines, or nothing when this binary never started it.
+fn world_log_tail() -> String {
+    WORLD
+        .get()
+        .map(World::operator_log_tail)
+        .unwrap_or_default()
 }
 
 fn tail(text: &str) -> String {

@@ -177,6 +177,34 @@ impl Control {
         self.with_vault(vault, |d, now| certs::import(d, name, input, now))
     }
 
+    /// Fault injection: replaces the value of the latest certificate version's backing secret
+    /// (same version id), as if the stored key and chain were damaged. Key Vault validates
+    /// imports, so tests need this to show how a corrupt PFX, a PEM without a key or a key that
+    /// does not match the certificate is reported.
+    pub fn overwrite_certificate_secret(
+        &self,
+        vault: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), ControlError> {
+        self.with_vault(vault, |d, _| {
+            let key = name.to_ascii_lowercase();
+            let version = d
+                .certs
+                .get(&key)
+                .and_then(|c| c.versions.last())
+                .map(|v| v.version.clone())
+                .ok_or_else(|| StoreError::CertificateNotFound(name.to_owned()))?;
+            let secret = d
+                .secrets
+                .get_mut(&key)
+                .and_then(|s| s.versions.iter_mut().find(|v| v.version == version))
+                .ok_or_else(|| StoreError::SecretNotFound(name.to_owned()))?;
+            secret.value = value.to_owned();
+            Ok(())
+        })
+    }
+
     /// Names the port in the challenge's resource (`https://vault.localhost:{port}`), which
     /// Python's SDK needs to keep challenge resource verification on with a non-443 port.
     pub fn set_challenge_resource_port(&self, include_port: bool) {

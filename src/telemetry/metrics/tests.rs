@@ -118,6 +118,7 @@ fn encode_names_every_metric_and_ends_with_eof() {
         "vaultsync_last_sync_timestamp_seconds",
         "vaultsync_seconds_since_last_sync",
         "vaultsync_certificate_expiry_timestamp_seconds",
+        "vaultsync_leader",
     ] {
         assert!(
             text.contains(&format!("# TYPE {name} ")),
@@ -125,4 +126,19 @@ fn encode_names_every_metric_and_ends_with_eof() {
         );
     }
     assert!(text.ends_with("# EOF\n"), "{text}");
+}
+
+#[test]
+fn leader_gauge_follows_leadership() {
+    let metrics = Metrics::new();
+    let leader = |text: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("vaultsync_leader "))
+            .map(str::to_owned)
+    };
+    assert_eq!(leader(&metrics.encode()).as_deref(), Some("0"));
+    metrics.set_leader(true);
+    assert_eq!(leader(&metrics.encode()).as_deref(), Some("1"));
+    metrics.set_leader(false);
+    assert_eq!(leader(&metrics.encode()).as_deref(), Some("0"));
 }

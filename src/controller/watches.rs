@@ -1,0 +1,155 @@
+//! What the controllers watch: resources of one kind filtered to spec and force-refresh changes,
+//! and the managed Secrets, routed to the controller of the kind named in their owner annotation.
+
+use std::hash::{Hash, Hasher};
+
+use futures::channel::mpsc::UnboundedSender;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced, VaultCertificate, VaultSecret};
+use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
+
+/// Where the controllers look: every namespace, or one.
+pub type Scope = Option<String>;
+
+/// An API for `K` in `scope`.
+pub fn scoped<K>(client: &Client, scope: &Scope) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match scope {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A cached watch of `K` that yields a resource only when its generation, force-refresh
+/// annotation or uid changed: status writes by vaultsync itself do not trigger reconciles.
+pub fn resources<K>(
+    client: &Client,
+    scope: &Scope,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Synced
+        + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let events = watcher(scoped::<K>(client, scope), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(spec_or_force_refresh::<K>, Default::default());
+    (store, events)
+}
+
+fn spec_or_force_refresh<K: Resource>(resource: &K) -> Option<u64> {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    resource.meta().generation.hash(&mut hasher);
+    resource
+        .annotations()
+        .get(FORCE_REFRESH_ANNOTATION)
+        .hash(&mut hasher);
+    resource.uid().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// A cached watch of the Secrets vaultsync manages (label-selected: nothing else is cached).
+pub fn managed_secrets(
+    client: &Client,
+    scope: &Scope,
+) -> (
+    Store<Secret>,
+    impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store();
+    let selector =
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    let events = watcher(scoped::<Secret>(client, scope), selector)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    (store, events)
+}
+
+/// Channels to the controller of each kind.
+pub struct Routes {
+    /// To the VaultSecret controller.
+    pub vault_secrets: UnboundedSender<ObjectRef<VaultSecret>>,
+    /// To the VaultCertificate controller.
+    pub vault_certificates: UnboundedSender<ObjectRef<VaultCertificate>>,
+}
+
+/// Sends each changed or deleted managed Secret to the controller of its owner, so an edited or
+/// deleted Secret is restored. Runs until the watch ends.
+pub async fn route(
+    secrets: impl Stream<Item = Result<Secret, watcher::Error>> + Send,
+    routes: Routes,
+) {
+    let mut secrets = std::pin::pin!(secrets);
+    while let Some(event) = secrets.next().await {
+        let Ok(secret) = event else { continue };
+        let Some((kind, name, namespace)) = owner_of(&secret) else {
+            continue;
+        };
+        // A closed channel means that controller stopped; shutdown is under way.
+        if kind == VaultSecret::KIND {
+            let _ = routes
+                .vault_secrets
+                .unbounded_send(ObjectRef::new(&name).within(&namespace));
+        } else if kind == VaultCertificate::KIND {
+            let _ = routes
+                .vault_certificates
+                .unbounded_send(ObjectRef::new(&name).within(&namespace));
+        }
+    }
+}
+
+/// `(kind, name, namespace)` of the resource named in a Secret's owner annotation.
+fn owner_of(secret: &Secret) -> Option<(String, String, String)> {
+    let owner = secret.annotations().get(OWNER_ANNOTATION)?;
+    let (kind, name) = owner.split_once('/')?;
+    Some((kind.to_string(), name.to_string(), secret.namespace()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    #[test]
+    fn owner_annotation_names_kind_and_name() {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                namespace: Some("ns".into()),
+                annotations: Some(
+                    [(
+                        OWNER_ANNOTATION.to_string(),
+                        "VaultCertificate/web".to_string(),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            owner_of(&secret),
+            Some(("VaultCertificate".into(), "web".into(), "ns".into()))
+        );
+        assert_eq!(owner_of(&Secret::default()), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! The steps both kinds share, written once against [`Synced`]: whether the vault is due, who
+//! reads it, whether the Secret may be written, restoring the Secret without the vault, and the
+//! audit trail of vault reads.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, ResourceExt};
+
+use super::apply::{Applied, apply};
+use super::guard::{Decision, decide};
+use super::identity::resolve_identity;
+use super::outcome::Outcome;
+use super::schedule::Entry;
+use super::{Context, ObjectKey, SyncError, requeue};
+use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced};
+use crate::desired::secret::{DesiredSecret, Owner};
+use crate::vault::{VaultAccess, VaultError};
+
+/// What a reconcile knows before doing anything: which object, whether the vault is due, and
+/// whether a force refresh was asked for.
+pub struct Plan {
+    /// The object.
+    pub key: ObjectKey,
+    /// The spec's refresh interval (kinds may shorten it, see [`Plan::interval`]).
+    pub interval: Duration,
+    /// What the schedule remembers about the object.
+    pub entry: Entry,
+    /// A force-refresh annotation value not yet acted upon.
+    pub force: Option<String>,
+    /// Whether the vault must be read now.
+    pub due: bool,
+    /// When the reconcile started.
+    pub started: Instant,
+}
+
+/// Builds the plan for `resource`.
+pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan {
+    let key = ObjectKey {
+        kind: K::KIND,
+        namespace: resource.namespace().unwrap_or_default(),
+        name: resource.name_any(),
+        uid: resource.uid().unwrap_or_default(),
+    };
+    let interval =
+        requeue::parse_interval(resource.refresh_interval()).unwrap_or(Duration::from_secs(3600));
+    let entry = ctx.schedule.get(&key);
+    let recorded = resource
+        .sync_status()
+        .and_then(|s| s.last_force_refresh.as_ref());
+    let force = resource
+        .annotations()
+        .get(FORCE_REFRESH_ANNOTATION)
+        .filter(|v| recorded != Some(*v))
+        .cloned();
+    let generation = resource.meta().generation;
+    let due = entry.due.is_none_or(|d| Instant::now() >= d)
+        || entry.generation != generation
+        || force.is_some();
+    Plan {
+        key,
+        interval,
+        entry,
+        force,
+        due,
+        started: Instant::now(),
+    }
+}
+
+impl Plan {
+    /// Whether the last write is known and the vault is not due: only re-check the Secret.
+    pub fn last_if_not_due(&self) -> Option<&DesiredSecret> {
+        self.entry.last_desired.as_ref().filter(|_| !self.due)
+    }
+
+    /// The facts [`super::outcome::finish`] needs, with `interval` as the refresh delay.
+    pub fn outcome<'a, K: Synced>(&'a self, resource: &'a K, interval: Duration) -> Outcome<'a> {
+        let status = resource.sync_status();
+        Outcome {
+            kind: K::KIND,
+            key: &self.key,
+            generation: resource.meta().generation,
+            status,
+            object_ref: resource.object_ref(&()),
+            secret_name: resource.target_name(),
+            force_refresh: self
+                .force
+                .clone()
+                .or_else(|| status.and_then(|s| s.last_force_refresh.clone())),
+            interval,
+            started: self.started,
+            vault_read: self.due || self.entry.last_desired.is_none(),
+        }
+    }
+}
+
+/// The owner recorded on the Secret.
+pub fn owner<K: Synced>(key: &ObjectKey) -> Owner {
+    Owner {
+        kind: K::KIND,
+        api_version: K::api_version(&()).into_owned(),
+        name: key.name.clone(),
+        namespace: key.namespace.clone(),
+        uid: key.uid.clone(),
+    }
+}
+
+/// Not due at the vault: make sure the Secret still is what was last written; restore it from
+/// memory if someone changed or deleted it. No vault request.
+pub async fn recheck<K: Synced>(
+    resource: &K,
+    ctx: &Context,
+    key: &ObjectKey,
+    last: &DesiredSecret,
+) -> Result<(DesiredSecret, Applied), SyncError> {
+    let existing = find_secret(ctx, &key.namespace, &last.name).await?;
+    let adopt = guard(resource, existing.as_ref())?;
+    let applied = apply(&ctx.client, &key.namespace, last, existing.as_ref(), adopt).await?;
+    Ok((last.clone(), applied))
+}
+
+/// What a due sync starts from: the reader, the existing Secret, and whether writing it adopts
+/// a foreign Secret. Ownership is checked before any vault read: a Secret vaultsync may not
+/// write is not worth a request.
+pub struct Start {
+    /// The identity and vault to read.
+    pub access: VaultAccess,
+    /// The Secret as it is now, if any.
+    pub existing: Option<Secret>,
+    /// Whether the write takes over a Secret vaultsync did not manage.
+    pub adopt: bool,
+}
+
+/// Resolves the ServiceAccount's identity, reads the existing Secret and runs the guard.
+pub async fn start<K: Synced>(
+    resource: &K,
+    ctx: &Context,
+    key: &ObjectKey,
+) -> Result<Start, SyncError> {
+    let vault = resource.vault();
+    let identity = resolve_identity(
+        &ctx.client,
+        &key.namespace,
+        &vault.service_account_name,
+        ctx.settings.default_tenant.as_deref(),
+    )
+    .await?;
+    let existing = find_secret(ctx, &key.namespace, &resource.target_name()).await?;
+    let adopt = guard(resource, existing.as_ref())?;
+    Ok(Start {
+        access: VaultAccess {
+            vault_url: normalise_url(&vault.url),
+            identity,
+        },
+        existing,
+        adopt,
+    })
+}
+
+/// Runs the ownership guard; returns whether this write adopts a foreign Secret.
+pub fn guard<K: Synced>(resource: &K, existing: Option<&Secret>) -> Result<bool, SyncError> {
+    let owner_label = format!("{}/{}", K::KIND, resource.name_any());
+    match decide(
+        existing,
+        &resource.uid().unwrap_or_default(),
+        &owner_label,
+        resource.target().creation_policy,
+    ) {
+        Decision::Create | Decision::Update => Ok(false),
+        Decision::Adopt => Ok(true),
+        Decision::Conflict(message) => Err(SyncError::OwnershipConflict(message)),
+    }
+}
+
+/// One structured audit line per vault read: who, which vault, what, which version, outcome.
+/// Never a value.
+pub fn audit(
+    access: &VaultAccess,
+    object: &str,
+    version: Option<&str>,
+    error: Option<&VaultError>,
+) {
+    let outcome = error.map_or_else(|| "success".to_string(), |e| e.to_string());
+    tracing::info!(
+        target: "vaultsync::audit",
+        identity = %access.identity.client_id,
+        service_account = %format!("{}/{}", access.identity.namespace, access.identity.service_account),
+        vault = %access.vault_url,
+        object = %object,
+        version = %version.unwrap_or("latest"),
+        outcome = %outcome,
+        "vault read"
+    );
+}
+
+/// The managed Secret from the cache, or from the API when the cache does not hold it (it may
+/// exist without vaultsync's label, which the guard must see).
+pub async fn find_secret(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Secret>, SyncError> {
+    if let Some(cached) = ctx.secrets.get(namespace, name) {
+        return Ok(Some((*cached).clone()));
+    }
+    Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|source| SyncError::Kubernetes {
+            action: "read the target Secret",
+            source,
+        })
+}
+
+/// `https://Host/path` → `https://host/` (vault clients address the vault root).
+pub fn normalise_url(url: &str) -> String {
+    let trimmed = url.trim();
+    let (scheme, rest) = trimmed.split_once("://").unwrap_or(("https", trimmed));
+    let host = rest
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    format!("{scheme}://{host}/")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vault_urls_are_normalised_to_the_root() {
+        assert_eq!(
+            super::normalise_url("https://My.Vault.Azure.net"),
+            "https://my.vault.azure.net/"
+        );
+        assert_eq!(
+            super::normalise_url("https://v.vault.azure.net/x/"),
+            "https://v.vault.azure.net/"
+        );
+    }
+}

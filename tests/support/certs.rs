@@ -1,0 +1,199 @@
+//! VaultCertificate helpers on a test [`Tenant`]: import into its vault, apply, wait, read back.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use vaultsync::crd::{Condition, VaultCertificate};
+use vaultsync_emulator::CertificateImport;
+
+use super::world::{Tenant, world};
+
+impl Tenant {
+    /// Imports a PFX (empty password) into this tenant's vault, keeping the upload's chain order;
+    /// returns the certificate version.
+    pub fn import_pfx(&self, name: &str, pfx: Vec<u8>) -> String {
+        world()
+            .control()
+            .import_certificate(
+                &self.vault,
+                name,
+                CertificateImport {
+                    pfx_der: Some(pfx),
+                    preserve_order: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    }
+
+    /// Imports PEM text (backing secret `application/x-pem-file`), keeping the upload's order.
+    pub fn import_pem(&self, name: &str, pem: &str, exportable: bool) -> String {
+        world()
+            .control()
+            .import_certificate(
+                &self.vault,
+                name,
+                CertificateImport {
+                    pem: Some(pem.to_string()),
+                    exportable,
+                    preserve_order: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    }
+
+    /// Applies a VaultCertificate; `body` is the YAML under `spec:` after `vault:`.
+    pub fn apply_certificate(&self, name: &str, body: &str) {
+        let yaml = format!(
+            "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultCertificate\nmetadata:\n  name: {name}\n  namespace: {}\nspec:\n  vault:\n    url: {}\n    serviceAccountName: app\n{body}",
+            self.ns, self.vault_url
+        );
+        let out = super::kubectl_apply(&yaml);
+        assert!(
+            out.status.success(),
+            "apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Sets the force-refresh annotation of a VaultCertificate.
+    pub fn force_certificate_refresh(&self, name: &str, value: &str) {
+        let out = super::kubectl(
+            &[
+                "annotate",
+                "--overwrite",
+                "vaultcertificate",
+                name,
+                "-n",
+                &self.ns,
+                &format!("vaultsync.dev/force-refresh={value}"),
+            ],
+            "",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until `check` holds for the VaultCertificate (and returns it).
+    pub async fn wait_certificate(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&VaultCertificate) -> bool,
+    ) -> VaultCertificate {
+        let api: Api<VaultCertificate> = Api::namespaced(self.client.clone(), &self.ns);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let current = api.get(name).await.unwrap();
+            if check(&current) {
+                return current;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never reached {what}; status: {:?}\noperator log tail:\n{}",
+                current.status,
+                world().operator_log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until the VaultCertificate's Ready condition has `reason`.
+    pub async fn wait_certificate_reason(
+        &self,
+        name: &str,
+        reason: &str,
+        timeout: Duration,
+    ) -> VaultCertificate {
+        self.wait_certificate(name, reason, timeout, |c| {
+            condition(c, "Ready").is_some_and(|c| c.reason == reason)
+        })
+        .await
+    }
+
+    /// The Secret's type and raw data.
+    pub async fn secret_bytes(&self, name: &str) -> Option<(String, BTreeMap<String, Vec<u8>>)> {
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &self.ns)
+            .get_opt(name)
+            .await
+            .unwrap()?;
+        Some((
+            secret.type_.unwrap_or_default(),
+            secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect(),
+        ))
+    }
+
+    /// Reasons of the Events about `kind/name` in this namespace, with their types.
+    pub fn event_reasons(&self, name: &str) -> Vec<(String, String)> {
+        let out = super::kubectl(
+            &[
+                "get",
+                "events",
+                "-n",
+                &self.ns,
+                "--field-selector",
+                &format!("involvedObject.name={name}"),
+                "-o",
+                "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
+            ],
+            "",
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(t, r)| (t.to_string(), r.to_string()))
+            .collect()
+    }
+
+    /// Fails if any of `needles` appears in the operator log, this namespace's Events, or the
+    /// status of any vaultsync resource in it.
+    pub async fn assert_nothing_leaks(&self, needles: &[&str]) {
+        let log = world().operator_log();
+        let events = super::kubectl(&["get", "events", "-n", &self.ns, "-o", "json"], "");
+        let statuses = super::kubectl(
+            &[
+                "get",
+                "vaultsecrets,vaultcertificates",
+                "-n",
+                &self.ns,
+                "-o",
+                "jsonpath={.items[*].status}",
+            ],
+            "",
+        );
+        for needle in needles {
+            assert!(!log.contains(needle), "secret material leaked into the log");
+            assert!(
+                !String::from_utf8_lossy(&events.stdout).contains(needle),
+                "secret material leaked into Events"
+            );
+            assert!(
+                !String::from_utf8_lossy(&statuses.stdout).contains(needle),
+                "secret material leaked into status"
+            );
+        }
+    }
+}
+
+/// The condition of `type_`, if present.
+pub fn condition<'a>(resource: &'a VaultCertificate, type_: &str) -> Option<&'a Condition> {
+    resource
+        .status
+        .as_ref()?
+        .sync
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+}
