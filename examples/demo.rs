@@ -1,12 +1,14 @@
-//! The one-command demo: a local control plane, the Key Vault emulator with a seeded vault and
-//! identity, the operator (in this process), and `examples/vaultsecret.yaml` synced.
+//! The one-command demo: a local control plane, the Key Vault emulator with a seeded vault,
+//! certificate and identity, the operator (in this process), and `examples/vaultsecret.yaml` and
+//! `examples/vaultcertificate.yaml` synced.
 //!
 //! `hack/demo.sh` (add `--exit` to stop after showing the result).
 
 use std::time::{Duration, Instant};
 
-use vaultsync::config::{LogFormatArg, RunConfig};
-use vaultsync_emulator::{Emulator, EmulatorConfig, Permission, SecretOptions};
+use clap::Parser;
+use vaultsync::config::RunConfig;
+use vaultsync_emulator::{CertificateImport, Emulator, EmulatorConfig, Permission, SecretOptions};
 use vaultsync_testenv::{ControlPlane, ControlPlaneOptions};
 
 const TENANT: &str = "demo-tenant";
@@ -34,7 +36,11 @@ async fn main() {
     control.assign_role(
         "demo-app",
         "demo",
-        &[Permission::SecretsRead, Permission::List],
+        &[
+            Permission::SecretsRead,
+            Permission::CertificatesRead,
+            Permission::List,
+        ],
     );
     for (name, value) in [
         ("db-password", "s3cr3t-demo-password"),
@@ -53,6 +59,17 @@ async fn main() {
             )
             .unwrap_or_else(|e| fail(&e.to_string()));
     }
+
+    control
+        .import_certificate(
+            "demo",
+            "web-tls",
+            CertificateImport {
+                pem: Some(demo_certificate()),
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| fail(&e.to_string()));
 
     let dir = std::env::temp_dir().join(format!("vaultsync-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -76,79 +93,99 @@ async fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
     kubectl(&["apply", "-f", &format!("{root}/crds/vaultsync.yaml")]);
     kubectl(&["create", "namespace", "demo"]);
-    let example = std::fs::read_to_string(format!("{root}/examples/vaultsecret.yaml")).unwrap();
-    let example_file = dir.join("vaultsecret.yaml");
-    std::fs::write(
-        &example_file,
-        example.replace("VAULT_URL", &emulator.vault_url("demo")),
-    )
-    .unwrap();
+    let mut example_files = Vec::new();
+    for name in ["vaultsecret.yaml", "vaultcertificate.yaml"] {
+        let example = std::fs::read_to_string(format!("{root}/examples/{name}")).unwrap();
+        let file = dir.join(name);
+        std::fs::write(
+            &file,
+            example.replace("VAULT_URL", &emulator.vault_url("demo")),
+        )
+        .unwrap();
+        example_files.push(file);
+    }
 
     println!("starting the operator...");
-    let config = RunConfig {
-        kubeconfig: Some(plane.kubeconfig_path().to_path_buf()),
-        namespaces: Vec::new(),
-        metrics_addr: "127.0.0.1:0".parse().unwrap(),
-        tenant_id: Some(TENANT.into()),
-        authority_host: Some(emulator.authority_host()),
-        extra_ca_file: Some(ca_file.clone()),
-        insecure_disable_challenge_resource_verification: false,
-        vault_requests_per_second: 100.0,
-        concurrency: 4,
-        log_format: LogFormatArg::Text,
-        leader_elect: false,
-        leader_election_lease_name: "vaultsync-leader".into(),
-        leader_election_namespace: None,
-        leader_election_lease_duration: Duration::from_secs(15),
-        leader_election_renew_deadline: Duration::from_secs(10),
-        leader_election_retry_period: Duration::from_secs(2),
-    };
+    let kubeconfig = plane.kubeconfig_path().to_string_lossy().into_owned();
+    let authority = emulator.authority_host();
+    let ca = ca_file.to_string_lossy().into_owned();
+    let config = RunConfig::try_parse_from([
+        "run",
+        "--kubeconfig",
+        &kubeconfig,
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--tenant-id",
+        TENANT,
+        "--authority-host",
+        &authority,
+        "--extra-ca-file",
+        &ca,
+        "--log-format",
+        "text",
+    ])
+    .unwrap_or_else(|e| fail(&e.to_string()));
     vaultsync::telemetry::init_logging(vaultsync::telemetry::LogFormat::Text, "warn");
     let operator = tokio::spawn(vaultsync::controller::run(config));
 
-    // The CRD may take a moment to be served.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = plane
-            .kubectl()
-            .args(["apply", "-f", example_file.to_str().unwrap()])
-            .output()
-            .unwrap();
-        if out.status.success() {
-            print!("{}", String::from_utf8_lossy(&out.stdout));
-            break;
+    // The CRDs may take a moment to be served.
+    for file in &example_files {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = plane
+                .kubectl()
+                .args(["apply", "-f", file.to_str().unwrap()])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+                break;
+            }
+            if Instant::now() > deadline {
+                fail(&format!(
+                    "kubectl apply failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        if Instant::now() > deadline {
-            fail(&format!(
-                "kubectl apply failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let reason = kubectl(&[
-            "get",
-            "vaultsecret",
-            "app-secrets",
-            "-n",
-            "demo",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
-        ]);
-        if reason == "Synced" {
-            break;
+    for (kind, name) in [
+        ("vaultsecret", "app-secrets"),
+        ("vaultcertificate", "web-tls"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let reason = kubectl(&[
+                "get",
+                kind,
+                name,
+                "-n",
+                "demo",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
+            ]);
+            if reason == "Synced" {
+                break;
+            }
+            if Instant::now() > deadline {
+                fail(&format!(
+                    "the example {kind}/{name} did not sync (Ready reason: {reason:?})"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        if Instant::now() > deadline {
-            fail(&format!(
-                "the example did not sync (Ready reason: {reason:?})"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    println!("\n$ kubectl get vaultsecrets -n demo");
-    print!("{}", kubectl(&["get", "vaultsecrets", "-n", "demo"]));
+    println!("\n$ kubectl get vaultsecrets,vaultcertificates -n demo");
+    print!(
+        "{}",
+        kubectl(&["get", "vaultsecrets,vaultcertificates", "-n", "demo"])
+    );
+    println!("\n$ kubectl get secrets -n demo -l app=demo");
+    print!(
+        "{}",
+        kubectl(&["get", "secrets", "-n", "demo", "-l", "app=demo"])
+    );
     println!("\n$ kubectl get secret app-secrets -n demo -o go-template=... (decoded)");
     print!(
         "{}",
@@ -162,6 +199,21 @@ async fn main() {
             "go-template={{range $k, $v := .data}}{{$k}}={{$v | base64decode}}\n{{end}}"
         ])
     );
+    println!(
+        "\n$ kubectl get vaultcertificate web-tls -n demo -o jsonpath='{{.status.certificate}}'"
+    );
+    println!(
+        "{}",
+        kubectl(&[
+            "get",
+            "vaultcertificate",
+            "web-tls",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.status.certificate}"
+        ])
+    );
     println!("\nKUBECONFIG={}", plane.kubeconfig_path().display());
     println!("kubectl: {}", plane.tools().binary("kubectl").display());
     if !exit_after {
@@ -171,6 +223,30 @@ async fn main() {
     operator.abort();
     let _ = std::fs::remove_dir_all(&dir);
     drop(plane);
+}
+
+/// A demo CA and a server certificate for `web.demo.example`, valid for 90 days, as PEM (key
+/// first, then leaf and CA), the way a team would import it into Key Vault.
+fn demo_certificate() -> String {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap_or_else(|e| fail(&e.to_string()));
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "vaultsync demo CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let key = KeyPair::generate().unwrap_or_else(|e| fail(&e.to_string()));
+    let mut params = CertificateParams::new(vec!["web.demo.example".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "web.demo.example");
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(90);
+    let leaf = params.signed_by(&key, &issuer).unwrap();
+    format!("{}{}{}", key.serialize_pem(), leaf.pem(), ca.pem())
 }
 
 fn fail(message: &str) -> ! {

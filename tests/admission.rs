@@ -115,3 +115,83 @@ async fn reserved_label_prefix_is_rejected() {
     );
     assert_rejected(&ns, &spec, "reserved prefix");
 }
+
+fn vault_certificate(ns: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultCertificate\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{GOOD_VAULT}{spec}"
+    )
+}
+
+fn assert_certificate_rejected(ns: &str, spec: &str, expected: &str) {
+    let out = kubectl_apply(&vault_certificate(ns, "bad", spec));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted an invalid spec:\n{spec}");
+    assert!(
+        stderr.contains(expected),
+        "message for\n{spec}\nwas: {stderr}\nexpected to contain: {expected}"
+    );
+}
+
+#[tokio::test]
+async fn vault_certificate_defaults_are_applied() {
+    let ns = namespace().await;
+    let out = kubectl_apply(&vault_certificate(
+        &ns,
+        "web",
+        "  certificate:\n    name: web-tls\n",
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = support::kubectl(
+        &[
+            "get",
+            "vaultcertificate",
+            "web",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.spec.refreshInterval} {.spec.renewBefore} {.spec.output.keyFormat} {.spec.output.ca}",
+        ],
+        "",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1h 720h PKCS8 Chain");
+}
+
+#[tokio::test]
+async fn invalid_vault_certificate_specs_are_rejected_with_actionable_messages() {
+    let ns = namespace().await;
+    assert_certificate_rejected(&ns, "", "spec.certificate: Required value");
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: 9starts-with-digit\n",
+        "spec.certificate.name",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: web\n    version: NOT-HEX\n",
+        "spec.certificate.version",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: web\n  renewBefore: 10s\n",
+        "renewBefore must be a duration between 1m and 8760h",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: web\n  output:\n    keyFormat: DER\n",
+        "spec.output.keyFormat: Unsupported value: \"DER\"",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: web\n  output:\n    pkcs12:\n      key: tls.key\n      passwordSecretRef:\n        name: pw\n        key: password\n",
+        "pkcs12.key must not be tls.crt, tls.key, ca.crt",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: web\n  output:\n    pkcs12:\n      key: keystore.p12\n",
+        "passwordSecretRef: Required value",
+    );
+}

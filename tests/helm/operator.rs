@@ -1,0 +1,333 @@
+//! The operator binary running with the chart's ServiceAccount credentials (not admin): it syncs a
+//! VaultSecret and a VaultCertificate, which proves the chart's RBAC is sufficient, and those
+//! credentials are refused outside what the release grants, which proves it is not excessive.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use vaultsync_emulator::{
+    CertificateImport, Control, Emulator, EmulatorConfig, Permission, SecretOptions,
+};
+use vaultsync_testenv::{Watchdog, guard_pid, shared};
+
+use super::install::{Release, helm_install, kubectl, kubectl_ok, new_namespace, restricted};
+use super::{kubeconfig_for_service_account, temp_dir, text};
+
+const TENANT: &str = "00000000-0000-0000-0000-0000000000cc";
+
+/// The emulator, trusting this control plane's ServiceAccount issuer, served by its own thread.
+fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+                let jwks = shared().jwks().await.unwrap();
+                emulator
+                    .control()
+                    .trust_issuer(shared().issuer(), &jwks)
+                    .unwrap();
+                tx.send(emulator).unwrap();
+                futures::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("emulator thread")
+    })
+}
+
+/// An operator process; killed (with its watchdog) when dropped.
+struct Operator {
+    child: Child,
+    log: std::path::PathBuf,
+    _guard: Watchdog,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Operator {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn service_account(release: &Release) -> String {
+    release
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "ServiceAccount")
+        .and_then(|o| o["metadata"]["name"].as_str())
+        .expect("the chart creates a ServiceAccount")
+        .to_string()
+}
+
+/// Starts the operator authenticated as the release's ServiceAccount.
+fn start_operator(release: &Release, extra: &[&str]) -> Operator {
+    let kubeconfig = kubeconfig_for_service_account(&release.namespace, &service_account(release));
+    let dir = temp_dir("chart-operator");
+    let ca = dir.join("emulator-ca.pem");
+    std::fs::write(&ca, emulator().ca_pem()).unwrap();
+    let log = dir.join("operator.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vaultsync"))
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .args(["--tenant-id", TENANT])
+        .args(["--authority-host", &emulator().authority_host()])
+        .arg("--extra-ca-file")
+        .arg(&ca)
+        .args(["--log-format", "text"])
+        .args(extra)
+        .env_remove("KUBECONFIG")
+        .env_remove("POD_NAMESPACE")
+        .env("RUST_LOG", "info,kube=warn")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("operator starts");
+    let guard = guard_pid(child.id()).expect("operator guard");
+    Operator {
+        child,
+        log,
+        _guard: guard,
+    }
+}
+
+/// A vault with one secret and one certificate, readable by ServiceAccount `app` in `namespace`.
+fn seed_vault(control: &Control, namespace: &str, vault: &str) -> String {
+    let client_id = format!("app-{namespace}");
+    control.create_vault(vault, TENANT);
+    control.register_app(TENANT, &client_id);
+    control.add_federated_credential(
+        &client_id,
+        shared().issuer(),
+        &format!("system:serviceaccount:{namespace}:app"),
+    );
+    control.assign_role(
+        &client_id,
+        vault,
+        &[Permission::SecretsRead, Permission::CertificatesRead],
+    );
+    control
+        .set_secret(
+            vault,
+            "db-password",
+            "chart-e2e-pw",
+            SecretOptions {
+                enabled: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["chart.example.test".into()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "chart.example.test");
+    let cert = params.self_signed(&key).unwrap();
+    control
+        .import_certificate(
+            vault,
+            "web",
+            CertificateImport {
+                pem: Some(format!("{}{}", key.serialize_pem(), cert.pem())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    client_id
+}
+
+/// Applies the ServiceAccount, a VaultSecret and a VaultCertificate in `namespace`.
+fn apply_resources(namespace: &str, client_id: &str, vault_url: &str) {
+    let yaml = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: {namespace}\n  annotations:\n    azure.workload.identity/client-id: {client_id}\n---\n\
+apiVersion: vaultsync.dev/v1alpha1\nkind: VaultSecret\nmetadata:\n  name: db\n  namespace: {namespace}\nspec:\n  vault:\n    url: {vault_url}\n    serviceAccountName: app\n  data:\n  - key: password\n    name: db-password\n---\n\
+apiVersion: vaultsync.dev/v1alpha1\nkind: VaultCertificate\nmetadata:\n  name: web\n  namespace: {namespace}\nspec:\n  vault:\n    url: {vault_url}\n    serviceAccountName: app\n  certificate:\n    name: web\n"
+    );
+    kubectl_ok(&["apply", "-f", "-"], &yaml);
+}
+
+fn wait_synced(operator: &Operator, namespace: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for kind in ["vaultsecret/db", "vaultcertificate/web"] {
+        loop {
+            let reason = kubectl_ok(
+                &[
+                    "get",
+                    kind,
+                    "-n",
+                    namespace,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
+                ],
+                "",
+            );
+            if reason == "Synced" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind} in {namespace} never synced (reason {reason:?}); operator log:\n{}",
+                operator.log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let password = kubectl_ok(
+        &[
+            "get",
+            "secret",
+            "db",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.data.password}",
+        ],
+        "",
+    );
+    assert_eq!(password, "Y2hhcnQtZTJlLXB3", "base64 of the vault value");
+    let tls_type = kubectl_ok(
+        &[
+            "get",
+            "secret",
+            "web",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.type}",
+        ],
+        "",
+    );
+    assert_eq!(tls_type, "kubernetes.io/tls");
+}
+
+fn assert_no_permission_errors(operator: &Operator) {
+    let log = operator.log();
+    assert!(
+        !log.contains("403") && !log.to_lowercase().contains("forbidden"),
+        "the chart's RBAC refused something the operator needed:\n{log}"
+    );
+}
+
+#[test]
+fn operator_as_the_restricted_release_service_account_syncs_and_reads_nothing_else() {
+    let release = restricted();
+    // The rbac tests use the first watched namespace; this one syncs in the second.
+    let (watched, unwatched) = (&release.app_namespaces[1], &release.app_namespaces[2]);
+    let control = emulator().control();
+    let vault = format!("chartrs{}", std::process::id());
+    let client_id = seed_vault(control, watched, &vault);
+    let watch = format!(
+        "{},{}",
+        release.app_namespaces[0], release.app_namespaces[1]
+    );
+    let operator = start_operator(release, &["--namespace", &watch]);
+    apply_resources(watched, &client_id, &emulator().vault_url(&vault));
+    wait_synced(&operator, watched);
+    assert_no_permission_errors(&operator);
+
+    // The same credentials may not read a Secret the release does not cover.
+    kubectl_ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "chart-e2e-not-ours",
+            "-n",
+            unwatched,
+            "--from-literal=k=v",
+        ],
+        "",
+    );
+    let kubeconfig = kubeconfig_for_service_account(&release.namespace, &service_account(release));
+    let denied = kubectl(
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "get",
+            "secret",
+            "chart-e2e-not-ours",
+            "-n",
+            unwatched,
+        ],
+        "",
+    );
+    assert!(
+        !denied.status.success(),
+        "read a Secret outside the release's namespaces"
+    );
+    assert!(text(&denied).contains("Forbidden"), "{}", text(&denied));
+}
+
+#[test]
+fn operator_as_the_default_release_service_account_elects_itself_and_syncs() {
+    // Its own default release, so its Lease does not meet the rbac tests' one.
+    let release = helm_install("vaultsync-e2e", &[], vec![new_namespace("e2e")]);
+    let release = &release;
+    let namespace = &release.app_namespaces[0];
+    let control = emulator().control();
+    let vault = format!("chartcw{}", std::process::id());
+    let client_id = seed_vault(control, namespace, &vault);
+    let operator = start_operator(
+        release,
+        &[
+            "--leader-elect",
+            "--leader-election-namespace",
+            &release.namespace,
+        ],
+    );
+    apply_resources(namespace, &client_id, &emulator().vault_url(&vault));
+    wait_synced(&operator, namespace);
+    assert_no_permission_errors(&operator);
+    let holder = kubectl_ok(
+        &[
+            "get",
+            "lease",
+            "vaultsync-leader",
+            "-n",
+            &release.namespace,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+        "",
+    );
+    assert!(!holder.is_empty(), "the operator holds the chart's Lease");
+    // Secret deletion is not granted: vaultsync relies on garbage collection.
+    let kubeconfig = kubeconfig_for_service_account(&release.namespace, &service_account(release));
+    let denied = kubectl(
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "delete",
+            "secret",
+            "db",
+            "-n",
+            namespace,
+        ],
+        "",
+    );
+    assert!(
+        !denied.status.success(),
+        "deleted a Secret with the chart's credentials"
+    );
+}

@@ -1,0 +1,360 @@
+//! Offline checks of the chart: `helm lint`, what `helm template` renders, what the schema refuses,
+//! and that the alert rules only use metrics and labels the operator exports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vaultsync::telemetry::{Metrics, ReconcileOutcome};
+
+use super::{chart_dir, container_args, find, helm, of_kind, render, restricted_values, text};
+
+const NS: &str = "vaultsync-system";
+
+fn values_file() -> String {
+    restricted_values()
+        .to_str()
+        .expect("utf-8 path")
+        .to_string()
+}
+
+#[test]
+fn lint_passes_for_default_and_non_default_values() {
+    let chart = chart_dir();
+    let chart = chart.to_str().expect("utf-8 path");
+    let values = values_file();
+    for args in [
+        vec!["lint", "--strict", chart],
+        vec!["lint", "--strict", chart, "-f", &values],
+    ] {
+        let out = helm(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("1 chart(s) linted, 0 chart(s) failed"));
+    }
+}
+
+#[test]
+fn default_render_is_cluster_wide_highly_available_and_hardened() {
+    let objects = render("vaultsync", NS, &[]);
+    let deployment = find(&objects, "Deployment", "vaultsync", Some(NS));
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let args = container_args(deployment);
+    for expected in [
+        "run",
+        "--log-format=json",
+        "--metrics-addr=0.0.0.0:8080",
+        "--leader-elect",
+        "--leader-election-namespace=vaultsync-system",
+        "--leader-election-lease-name=vaultsync-leader",
+        "--leader-election-lease-duration=15s",
+    ] {
+        assert!(
+            args.iter().any(|a| a == expected),
+            "{expected} missing from {args:?}"
+        );
+    }
+    assert!(
+        !args.iter().any(|a| a.starts_with("--namespace")),
+        "{args:?}"
+    );
+
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "vaultsync");
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let container = &pod["containers"][0];
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(security["runAsUser"], 65532);
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], "metrics");
+    assert!(container["resources"]["requests"]["memory"].is_string());
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    let env: BTreeMap<&str, &str> = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .map(|e| {
+            let field = e["valueFrom"]["fieldRef"]["fieldPath"]
+                .as_str()
+                .unwrap_or("");
+            (e["name"].as_str().expect("env name"), field)
+        })
+        .collect();
+    assert_eq!(env.get("POD_NAME"), Some(&"metadata.name"));
+    assert_eq!(env.get("POD_NAMESPACE"), Some(&"metadata.namespace"));
+
+    let role = find(&objects, "ClusterRole", "vaultsync", None);
+    let binding = find(&objects, "ClusterRoleBinding", "vaultsync", None);
+    assert_eq!(binding["roleRef"]["name"], "vaultsync");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "vaultsync", "namespace": NS}])
+    );
+    assert_eq!(
+        verbs(role, "", "secrets"),
+        ["create", "get", "list", "patch", "update", "watch"]
+    );
+    assert_eq!(verbs(role, "", "serviceaccounts/token"), ["create"]);
+    assert_eq!(
+        verbs(role, "vaultsync.dev", "vaultcertificates"),
+        ["get", "list", "watch"]
+    );
+    assert_eq!(verbs(role, "events.k8s.io", "events"), ["create", "patch"]);
+    // The only Role is the Lease's, in the release namespace.
+    let roles = of_kind(&objects, "Role");
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0]["metadata"]["namespace"], NS);
+    assert_eq!(
+        verbs(roles[0], "coordination.k8s.io", "leases"),
+        ["create", "get", "update"]
+    );
+
+    let pdb = find(&objects, "PodDisruptionBudget", "vaultsync", Some(NS));
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    let service = find(&objects, "Service", "vaultsync-metrics", Some(NS));
+    assert_eq!(service["spec"]["ports"][0]["port"], 8080);
+    find(&objects, "ServiceAccount", "vaultsync", Some(NS));
+    assert!(of_kind(&objects, "ServiceMonitor").is_empty());
+    assert!(of_kind(&objects, "PrometheusRule").is_empty());
+}
+
+#[test]
+fn restricted_render_grants_access_only_in_the_watched_namespaces() {
+    let values = values_file();
+    let objects = render("rel", "ops", &["-f", &values]);
+    assert!(of_kind(&objects, "ClusterRole").is_empty());
+    assert!(of_kind(&objects, "ClusterRoleBinding").is_empty());
+    let roles = of_kind(&objects, "Role");
+    assert_eq!(
+        roles.len(),
+        2,
+        "one Role per watched namespace and no Lease Role"
+    );
+    for ns in ["team-a", "team-b"] {
+        let role = find(&objects, "Role", "rel-vaultsync", Some(ns));
+        assert_eq!(
+            verbs(role, "", "secrets"),
+            ["create", "get", "list", "patch", "update", "watch"]
+        );
+        let binding = find(&objects, "RoleBinding", "rel-vaultsync", Some(ns));
+        assert_eq!(binding["subjects"][0]["namespace"], "ops");
+        assert_eq!(binding["roleRef"]["kind"], "Role");
+    }
+
+    let deployment = find(&objects, "Deployment", "rel-vaultsync", Some("ops"));
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    let args = container_args(deployment);
+    for expected in [
+        "--namespace=team-a,team-b",
+        "--log-format=text",
+        "--tenant-id=11111111-2222-3333-4444-555555555555",
+    ] {
+        assert!(
+            args.iter().any(|a| a == expected),
+            "{expected} missing from {args:?}"
+        );
+    }
+    assert!(
+        !args.iter().any(|a| a.starts_with("--leader-elect")),
+        "{args:?}"
+    );
+    let template = &deployment["spec"]["template"]["metadata"];
+    assert_eq!(template["labels"]["azure.workload.identity/use"], "true");
+    assert_eq!(template["annotations"]["example.com/scrape"], "false");
+    assert!(
+        of_kind(&objects, "PodDisruptionBudget").is_empty(),
+        "no PDB for one replica"
+    );
+
+    let account = find(&objects, "ServiceAccount", "rel-vaultsync", Some("ops"));
+    let annotations = &account["metadata"]["annotations"];
+    assert_eq!(
+        annotations["azure.workload.identity/client-id"],
+        "66666666-7777-8888-9999-000000000000"
+    );
+    assert_eq!(
+        annotations["azure.workload.identity/tenant-id"],
+        "11111111-2222-3333-4444-555555555555"
+    );
+    assert_eq!(annotations["example.com/owner"], "platform-team");
+
+    let monitor = find(&objects, "ServiceMonitor", "rel-vaultsync", Some("ops"));
+    assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    let rule = find(&objects, "PrometheusRule", "rel-vaultsync", Some("ops"));
+    let alerts = alert_exprs(rule);
+    let names: Vec<&str> = alerts.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "VaultsyncCertificateExpiringSoon",
+            "VaultsyncNotReconciling",
+            "VaultsyncSecretStale",
+            "VaultsyncSyncFailing"
+        ]
+    );
+    assert!(alerts["VaultsyncCertificateExpiringSoon"].contains("< 21 * 86400"));
+    assert!(alerts["VaultsyncSyncFailing"].contains("job=\"rel-vaultsync-metrics\""));
+}
+
+#[test]
+fn alerts_use_only_metrics_and_labels_the_operator_exports() {
+    let objects = render(
+        "vaultsync",
+        NS,
+        &["--set", "metrics.prometheusRule.enabled=true"],
+    );
+    let rule = find(&objects, "PrometheusRule", "vaultsync", Some(NS));
+    let exported = exported_metrics();
+    for (alert, expr) in alert_exprs(rule) {
+        let used = metric_names(&expr);
+        assert!(!used.is_empty(), "{alert} uses no vaultsync metric: {expr}");
+        let mut available: BTreeSet<String> = BTreeSet::from(["job".to_string()]);
+        for metric in &used {
+            let labels = exported.get(metric).unwrap_or_else(|| {
+                panic!("{alert} uses {metric}, which the operator does not export")
+            });
+            available.extend(labels.iter().cloned());
+        }
+        for label in label_names(&expr) {
+            assert!(
+                available.contains(&label),
+                "{alert} uses label {label} that {used:?} lack: {expr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn schema_and_template_refuse_bad_values_naming_the_field() {
+    for (set, expected) in [
+        ("replicaCount=0", "/replicaCount"),
+        ("logFormat=xml", "/logFormat"),
+        ("colour=blue", "additional properties 'colour' not allowed"),
+        (
+            "leaderElection.leaseDuration=soon",
+            "/leaderElection/leaseDuration",
+        ),
+        ("watchNamespaces={Team_A}", "/watchNamespaces/0"),
+        ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+        (
+            "metrics.serviceMonitor.extra=1",
+            "additional properties 'extra' not allowed",
+        ),
+        (
+            "leaderElection.enabled=false",
+            "replicaCount > 1 needs leaderElection.enabled",
+        ),
+    ] {
+        let chart = chart_dir();
+        let out = helm(&[
+            "template",
+            "vaultsync",
+            chart.to_str().unwrap(),
+            "--set",
+            set,
+        ]);
+        assert!(!out.status.success(), "--set {set} was accepted");
+        let message = text(&out);
+        assert!(message.contains(expected), "--set {set}: {message}");
+    }
+}
+
+/// The verbs of `role`'s rules for `group`/`resource`, sorted.
+fn verbs(role: &Value, group: &str, resource: &str) -> Vec<String> {
+    let mut verbs: Vec<String> = role["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|rule| {
+            let has = |key: &str, value: &str| {
+                rule[key]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|x| x == value))
+            };
+            has("apiGroups", group) && has("resources", resource)
+        })
+        .flat_map(|rule| rule["verbs"].as_array().expect("verbs").clone())
+        .map(|v| v.as_str().expect("verb").to_string())
+        .collect();
+    verbs.sort();
+    verbs
+}
+
+fn alert_exprs(rule: &Value) -> BTreeMap<String, String> {
+    rule["spec"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|group| group["rules"].as_array().expect("rules").clone())
+        .map(|r| {
+            let name = r["alert"].as_str().expect("alert name").to_string();
+            (name, r["expr"].as_str().expect("expr").to_string())
+        })
+        .collect()
+}
+
+/// Every sample name the operator's registry encodes, with its label names, after recording one
+/// of each kind of observation.
+fn exported_metrics() -> BTreeMap<String, BTreeSet<String>> {
+    let metrics = Metrics::new();
+    let failure = ReconcileOutcome::Failure {
+        reason: "Forbidden",
+    };
+    metrics.reconcile_finished("VaultSecret", failure, Duration::from_millis(5));
+    metrics.vault_request("get_secret", "ok");
+    metrics.set_managed_secrets("VaultSecret", 1);
+    metrics.record_sync("VaultSecret", "team-a", "app", 1_700_000_000);
+    metrics.set_certificate_expiry("team-a", "tls", 1_800_000_000);
+    let mut exported: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in metrics.encode().lines().filter(|l| !l.starts_with('#')) {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let labels = exported.entry(line[..name_end].to_string()).or_default();
+        if let Some(body) = line[name_end..].strip_prefix('{') {
+            let body = &body[..body.find('}').expect("closing brace")];
+            labels.extend(
+                body.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, _)| k.to_string()),
+            );
+        }
+    }
+    exported
+}
+
+/// `vaultsync_*` identifiers in a PromQL expression.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    identifiers(expr)
+        .filter(|id| id.starts_with("vaultsync_"))
+        .collect()
+}
+
+/// Label names a PromQL expression relies on: in `by (...)` and in `{label="..."}` selectors.
+fn label_names(expr: &str) -> BTreeSet<String> {
+    let mut labels = BTreeSet::new();
+    for (open, close) in [("by (", ')'), ("{", '}')] {
+        for part in expr.split(open).skip(1) {
+            let inner = &part[..part.find(close).unwrap_or(part.len())];
+            labels.extend(inner.split(',').filter_map(|item| {
+                let name = item.split(['=', '!', '~']).next()?.trim();
+                (!name.is_empty()).then(|| name.to_string())
+            }));
+        }
+    }
+    labels
+}
+
+fn identifiers(expr: &str) -> impl Iterator<Item = String> + '_ {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
