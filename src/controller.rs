@@ -158,6 +158,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     ));
 
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
+    let mut routes_after_election = Vec::new();
     let mut resource_stores = Vec::new();
     for (scope, secrets) in scopes.iter().zip(secret_events) {
         let (vs_tx, vs_rx) = futures::channel::mpsc::unbounded();
@@ -166,7 +167,8 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
             vault_secrets: vs_tx,
             vault_certificates: vc_tx,
         };
-        tokio::spawn(watches::route(secrets, routes));
+        // Started with the controllers: a standby neither watches nor queues Secret changes.
+        routes_after_election.push(watches::route(secrets, routes));
         let (store, events) = watches::resources::<VaultSecret>(&client, scope);
         resource_stores.push(ready(store.clone()));
         controllers.push(Box::pin(
@@ -205,6 +207,9 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         tracing::info!("vaultsync stopped while standing by");
         return Ok(());
     };
+    for route in routes_after_election {
+        tokio::spawn(route);
+    }
     // Each controller finishes its in-flight reconciles after the stop signal, then ends.
     role.run(futures::future::join_all(controllers)).await?;
     health.set_ready(false);

@@ -355,6 +355,7 @@ impl Elector {
             match attempt {
                 Ok(Ok(Attempt::Leading)) => return self.lead(sent),
                 Ok(Ok(Attempt::HeldBy(holder))) => {
+                    last_error = None;
                     if last_holder.as_ref() != Some(&holder) {
                         tracing::info!(%lease, %holder, identity = %self.config.identity, "waiting for leadership");
                         last_holder = Some(holder);

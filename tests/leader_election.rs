@@ -1,0 +1,472 @@
+//! Leader election end to end: operator processes with `--leader-elect` on one Lease, on the real
+//! control plane. Only the Lease holder reconciles; when it is killed the standby takes over
+//! after the lease expires, when it is terminated the standby takes over at once, and a leader
+//! that loses its Lease exits non-zero.
+//!
+//! The world's own operator (no leader election) is never started in this binary: every tenant
+//! comes from `tenant_without_operator`, so whatever reconciles here is one of these operators.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use support::kubectl;
+use support::world::{
+    Tenant, backdrop, free_metrics_addr, spawn_operator, tenant_without_operator,
+};
+use vaultsync_testenv::{Watchdog, guard_pid};
+
+/// The tests measure failover times, so they run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const SYNC: Duration = Duration::from_secs(60);
+const LEASE_NAME: &str = "vaultsync-leader";
+
+/// Leader-election timings of one test's operators.
+struct Timings {
+    lease: &'static str,
+    renew: &'static str,
+    retry: &'static str,
+}
+
+const SHORT: Timings = Timings {
+    lease: "4s",
+    renew: "3s",
+    retry: "500ms",
+};
+
+/// A lease long enough that a takeover well within it can only come from a release.
+const LONG: Timings = Timings {
+    lease: "15s",
+    renew: "10s",
+    retry: "500ms",
+};
+
+/// One operator process with leader election, watching only the tenant's namespace.
+struct Operator {
+    name: String,
+    child: Child,
+    metrics_addr: String,
+    log: PathBuf,
+    _guard: Watchdog,
+}
+
+impl Operator {
+    fn start(name: &str, t: &Tenant, timings: &Timings) -> Self {
+        let metrics_addr = free_metrics_addr();
+        let log = backdrop().dir.join(format!("{}-{name}.log", t.ns));
+        let child = spawn_operator(
+            &metrics_addr,
+            &[
+                "--namespace",
+                &t.ns,
+                "--leader-elect",
+                "--leader-election-namespace",
+                &t.ns,
+                "--leader-election-lease-name",
+                LEASE_NAME,
+                "--leader-election-lease-duration",
+                timings.lease,
+                "--leader-election-renew-deadline",
+                timings.renew,
+                "--leader-election-retry-period",
+                timings.retry,
+            ],
+            &[("POD_NAME", name)],
+            &log,
+        );
+        let guard = guard_pid(child.id()).expect("operator guard");
+        Self {
+            name: name.to_owned(),
+            child,
+            metrics_addr,
+            log,
+            _guard: guard,
+        }
+    }
+
+    /// Whether `holder` is this process's identity (`POD_NAME` + `_` + random suffix).
+    fn is(&self, holder: &str) -> bool {
+        holder.starts_with(&format!("{}_", self.name))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn audit_lines(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|line| line.contains(r#""target":"vaultsync::audit""#))
+            .count()
+    }
+
+    /// `GET path` on the operator's HTTP endpoint: (status, body).
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.metrics_addr).expect("connect to the operator");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).expect("read the response");
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+        (status, body.to_owned())
+    }
+
+    /// Sum of the samples of `metric` (any labels).
+    fn metric_sum(&self, metric: &str) -> f64 {
+        let (_, body) = self.get("/metrics");
+        body.lines()
+            .filter(|line| {
+                line.strip_prefix(metric)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn reconciles(&self) -> f64 {
+        self.metric_sum("vaultsync_reconciles_total")
+    }
+
+    fn vault_requests(&self) -> f64 {
+        self.metric_sum("vaultsync_vault_requests_total")
+    }
+
+    fn leader_gauge(&self) -> f64 {
+        self.metric_sum("vaultsync_leader")
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit; log tail:\n{}",
+                self.name,
+                tail(&self.log())
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the HTTP endpoint answers (the process is up).
+    async fn wait_serving(&self) {
+        let deadline = Instant::now() + SYNC;
+        while TcpStream::connect(&self.metrics_addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{} never served HTTP; log tail:\n{}",
+                self.name,
+                tail(&self.log())
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn logs(operators: &[&Operator]) -> String {
+    operators
+        .iter()
+        .map(|op| format!("--- {} ---\n{}", op.name, tail(&op.log())))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The Lease's current `holderIdentity` ("" when free or absent).
+async fn holder(t: &Tenant) -> String {
+    Api::<Lease>::namespaced(t.client.clone(), &t.ns)
+        .get_opt(LEASE_NAME)
+        .await
+        .unwrap()
+        .and_then(|lease| lease.spec?.holder_identity)
+        .unwrap_or_default()
+}
+
+/// Waits until one of `operators` holds the Lease; returns its index.
+async fn wait_leader(t: &Tenant, operators: &[&Operator]) -> usize {
+    let deadline = Instant::now() + SYNC;
+    loop {
+        let holder = holder(t).await;
+        if let Some(index) = operators.iter().position(|op| op.is(&holder)) {
+            return index;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody acquired the lease (holder {holder:?})\n{}",
+            logs(operators)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn apply_secret(t: &Tenant, name: &str) {
+    t.apply(name, "  data:\n  - key: password\n    name: db-password\n");
+}
+
+fn force_refresh(t: &Tenant, name: &str) {
+    let out = kubectl(
+        &[
+            "annotate",
+            "--overwrite",
+            "vaultsecret",
+            name,
+            "-n",
+            &t.ns,
+            &format!(
+                "vaultsync.dev/force-refresh={}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two operators on one Lease with `app` synced: asserts that exactly the holder reconciled and
+/// returns (leader, standby).
+async fn two_operators_one_reconciling(t: &Tenant, timings: &Timings) -> (Operator, Operator) {
+    t.set("db-password", "pw-one");
+    let a = Operator::start("op-a", t, timings);
+    let b = Operator::start("op-b", t, timings);
+    a.wait_serving().await;
+    b.wait_serving().await;
+    let leader_index = wait_leader(t, &[&a, &b]).await;
+    let (leader, standby) = if leader_index == 0 { (a, b) } else { (b, a) };
+
+    apply_secret(t, "app");
+    t.wait_reason("app", "Synced", SYNC).await;
+    assert_eq!(
+        t.secret_data("app").await.expect("Secret exists")["password"],
+        "pw-one"
+    );
+    // Give a misbehaving standby every chance to show up in the counters.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let both = logs(&[&leader, &standby]);
+    assert!(leader.is(&holder(t).await), "{both}");
+    assert!(leader.reconciles() > 0.0, "{both}");
+    assert!(leader.vault_requests() > 0.0, "{both}");
+    assert!(leader.audit_lines() > 0, "{both}");
+    assert_eq!(leader.leader_gauge(), 1.0);
+    assert_eq!(standby.reconciles(), 0.0, "the standby reconciled\n{both}");
+    assert_eq!(
+        standby.vault_requests(),
+        0.0,
+        "the standby read the vault\n{both}"
+    );
+    assert_eq!(
+        standby.audit_lines(),
+        0,
+        "the standby read the vault\n{both}"
+    );
+    assert_eq!(standby.leader_gauge(), 0.0);
+    assert!(standby.log().contains("waiting for leadership"), "{both}");
+    // A standby is healthy and ready: it only waits for the Lease.
+    assert_eq!(standby.get("/readyz"), (200, "ok".to_owned()));
+    assert_eq!(leader.get("/readyz"), (200, "ok".to_owned()));
+    (leader, standby)
+}
+
+/// After a failover: the new leader logged its acquisition before any vault read of its own.
+fn assert_reconciled_only_after_acquiring(new_leader: &Operator) {
+    let log = new_leader.log();
+    let acquired = log
+        .find("acquired leadership")
+        .expect("the new leader logged its acquisition");
+    let first_audit = log
+        .find(r#""target":"vaultsync::audit""#)
+        .expect("the new leader read the vault");
+    assert!(
+        acquired < first_audit,
+        "a vault read before leadership:\n{}",
+        tail(&log)
+    );
+}
+
+/// Polls until the Lease names `new_leader` and `app` holds `value`; returns the elapsed times
+/// (lease acquired, Secret synced) since `from`.
+async fn wait_takeover(
+    t: &Tenant,
+    new_leader: &Operator,
+    value: &str,
+    from: Instant,
+    bound: Duration,
+) -> (Duration, Duration) {
+    let mut acquired = None;
+    loop {
+        if acquired.is_none() && new_leader.is(&holder(t).await) {
+            acquired = Some(from.elapsed());
+        }
+        let data = t.secret_data("app").await.unwrap_or_default();
+        if let Some(acquired) = acquired
+            && data.get("password").map(String::as_str) == Some(value)
+        {
+            return (acquired, from.elapsed());
+        }
+        assert!(
+            from.elapsed() < bound,
+            "no takeover within {bound:?} (lease acquired after {acquired:?})\n{}",
+            logs(&[new_leader])
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_the_leader_reconciles_and_the_standby_takes_over_after_a_kill() {
+    let _serial = SERIAL.lock().await;
+    let t = tenant_without_operator("le-kill").await;
+    let (mut leader, standby) = two_operators_one_reconciling(&t, &SHORT).await;
+
+    leader.child.kill().expect("SIGKILL the leader");
+    let killed = Instant::now();
+    leader.wait_exit(Duration::from_secs(10)).await;
+    t.set("db-password", "pw-two");
+    force_refresh(&t, "app");
+    let (acquired, synced) =
+        wait_takeover(&t, &standby, "pw-two", killed, Duration::from_secs(30)).await;
+    println!(
+        "failover after SIGKILL (lease 4s, renew deadline 3s, retry 500ms): lease acquired after \
+         {:.2}s, Secret synced after {:.2}s",
+        acquired.as_secs_f64(),
+        synced.as_secs_f64()
+    );
+    // The killed leader held the lease: the standby had to wait for it to expire.
+    assert!(
+        acquired >= Duration::from_secs(3),
+        "took over a live lease after {acquired:?}"
+    );
+    assert_eq!(standby.leader_gauge(), 1.0);
+    assert!(standby.reconciles() > 0.0);
+    assert_reconciled_only_after_acquiring(&standby);
+    // A new resource is synced by the new leader too.
+    apply_secret(&t, "second");
+    t.wait_reason("second", "Synced", SYNC).await;
+}
+
+#[tokio::test]
+async fn terminating_the_leader_releases_the_lease_for_an_immediate_takeover() {
+    let _serial = SERIAL.lock().await;
+    let t = tenant_without_operator("le-term").await;
+    let (mut leader, standby) = two_operators_one_reconciling(&t, &LONG).await;
+
+    t.set("db-password", "pw-three");
+    leader.signal("-TERM");
+    let terminated = Instant::now();
+    let status = leader.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
+    assert!(
+        leader.log().contains("released leadership"),
+        "{}",
+        tail(&leader.log())
+    );
+    force_refresh(&t, "app");
+    let (acquired, synced) = wait_takeover(
+        &t,
+        &standby,
+        "pw-three",
+        terminated,
+        Duration::from_secs(30),
+    )
+    .await;
+    println!(
+        "failover after SIGTERM (lease 15s, renew deadline 10s, retry 500ms): lease acquired \
+         after {:.2}s, Secret synced after {:.2}s",
+        acquired.as_secs_f64(),
+        synced.as_secs_f64()
+    );
+    // Without the release the standby would have waited out most of the 15 s lease.
+    assert!(
+        acquired < Duration::from_secs(5),
+        "takeover after {acquired:?} is no faster than expiry"
+    );
+    assert_reconciled_only_after_acquiring(&standby);
+}
+
+#[tokio::test]
+async fn a_leader_whose_lease_is_taken_stops_and_exits_non_zero() {
+    let _serial = SERIAL.lock().await;
+    let t = tenant_without_operator("le-lost").await;
+    let mut leader = Operator::start("op-solo", &t, &SHORT);
+    leader.wait_serving().await;
+    wait_leader(&t, &[&leader]).await;
+    assert_eq!(leader.leader_gauge(), 1.0);
+
+    let out = kubectl(
+        &[
+            "patch",
+            "lease",
+            LEASE_NAME,
+            "-n",
+            &t.ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"holderIdentity":"intruder","leaseDurationSeconds":60}}"#,
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stolen = Instant::now();
+    let status = leader.wait_exit(Duration::from_secs(10)).await;
+    println!(
+        "leader exited {:.2}s after its lease was taken",
+        stolen.elapsed().as_secs_f64()
+    );
+    assert!(
+        !status.success(),
+        "losing the lease exits non-zero: {status:?}"
+    );
+    assert!(
+        leader.log().contains("lost leadership"),
+        "{}",
+        tail(&leader.log())
+    );
+    assert_eq!(holder(&t).await, "intruder");
+}
