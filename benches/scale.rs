@@ -2,7 +2,11 @@
 //! emulator: time for N VaultSecrets to become Ready, vault requests per resource for the first
 //! sync and per idle refresh cycle, peak memory, and memory with 10,000 unrelated Secrets.
 //!
-//! `cargo bench --bench scale` (N from VAULTSYNC_BENCH_N, default 1000).
+//! The same for M VaultCertificates (their own vault, so requests are counted apart): time to
+//! Ready and vault requests per certificate for the first sync and per idle refresh cycle.
+//!
+//! `cargo bench --bench scale` (N from VAULTSYNC_BENCH_N, default 1000; M from
+//! VAULTSYNC_BENCH_CERTS, default 200).
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -12,8 +16,11 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
-use vaultsync::crd::{SecretItem, VaultSecret, VaultSecretSpec, VaultSource};
-use vaultsync_emulator::{Emulator, EmulatorConfig, Permission, SecretOptions};
+use vaultsync::crd::{
+    CertificateRef, SecretItem, Synced, VaultCertificate, VaultCertificateSpec, VaultSecret,
+    VaultSecretSpec, VaultSource,
+};
+use vaultsync_emulator::{CertificateImport, Emulator, EmulatorConfig, Permission, SecretOptions};
 use vaultsync_testenv::{ControlPlane, ControlPlaneOptions, guard_pid};
 
 const TENANT: &str = "bench-tenant";
@@ -43,14 +50,17 @@ async fn create_namespace(client: &Client, name: &str) {
         .unwrap();
 }
 
-async fn ready_count(api: &Api<VaultSecret>) -> usize {
+async fn ready_count<K>(api: &Api<K>) -> usize
+where
+    K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     api.list(&ListParams::default())
         .await
         .map(|l| {
             l.items
                 .iter()
                 .filter(|v| {
-                    v.status.as_ref().is_some_and(|s| {
+                    v.sync_status().is_some_and(|s| {
                         s.conditions
                             .iter()
                             .any(|c| c.type_ == "Ready" && c.reason == "Synced")
@@ -67,6 +77,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let m: usize = std::env::var("VAULTSYNC_BENCH_CERTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let plane = ControlPlane::start(ControlPlaneOptions::default())
         .await
@@ -102,6 +116,30 @@ async fn main() {
                 &format!("value-{i}"),
                 SecretOptions {
                     enabled: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    control.create_vault("benchcerts", TENANT);
+    control.assign_role(
+        CLIENT_ID,
+        "benchcerts",
+        &[Permission::SecretsRead, Permission::CertificatesRead],
+    );
+    for i in 0..m {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![format!("c{i}.bench.test")]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("c{i}.bench.test"));
+        let cert = params.self_signed(&key).unwrap();
+        control
+            .import_certificate(
+                "benchcerts",
+                &format!("c{i}"),
+                CertificateImport {
+                    pem: Some(format!("{}{}", key.serialize_pem(), cert.pem())),
                     ..Default::default()
                 },
             )
@@ -208,11 +246,53 @@ async fn main() {
     let first_tokens = first_sync.by_operation("Token");
     let peak_after_sync = rss_kib(pid, "VmHWM:");
 
+    let vc: Api<VaultCertificate> = Api::namespaced(client.clone(), "bench");
+    control.reset_counters();
+    let cert_started = Instant::now();
+    let certs_url = emulator.vault_url("benchcerts");
+    stream::iter(0..m)
+        .for_each_concurrent(16, |i| {
+            let vc = vc.clone();
+            let url = certs_url.clone();
+            async move {
+                let resource = VaultCertificate::new(
+                    &format!("vc{i}"),
+                    VaultCertificateSpec {
+                        vault: VaultSource {
+                            url,
+                            service_account_name: "app".into(),
+                        },
+                        certificate: CertificateRef {
+                            name: format!("c{i}"),
+                            version: None,
+                        },
+                        target: Default::default(),
+                        output: Default::default(),
+                        refresh_interval: "60s".into(),
+                        renew_before: "720h".into(),
+                    },
+                );
+                vc.create(&PostParams::default(), &resource).await.unwrap();
+            }
+        })
+        .await;
+    while ready_count(&vc).await < m {
+        assert!(
+            cert_started.elapsed() < Duration::from_secs(900),
+            "not all certificates Ready in 15 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let certs_ready = cert_started.elapsed();
+    let cert_first_vault = control.counters().by_vault("benchcerts");
+
     control.reset_counters();
     let idle_window = Duration::from_secs(130);
     tokio::time::sleep(idle_window).await;
     let idle = control.counters();
     let idle_vault = idle.by_vault("bench");
+    let idle_cert_vault = idle.by_vault("benchcerts");
+    let idle_cert_key_reads = idle.by_op("benchcerts", "GetSecret");
     let cycles = idle_window.as_secs_f64() / 60.0;
     let rss_managed = rss_kib(pid, "VmRSS:");
 
@@ -267,7 +347,7 @@ async fn main() {
         peak_after_sync / 1024
     );
     println!(
-        "| operator RSS managing {n}, no unrelated Secrets | {} MiB |",
+        "| operator RSS managing {n} VaultSecrets + {m} VaultCertificates, no unrelated Secrets | {} MiB |",
         rss_managed / 1024
     );
     println!(
@@ -275,6 +355,21 @@ async fn main() {
         rss_with_unrelated / 1024
     );
     println!("| operator peak RSS overall | {} MiB |", peak / 1024);
+    println!("\n## certificates (M = {m}, same operator, 60 s interval)");
+    println!("| measure | value |\n|---|---|");
+    println!(
+        "| all {m} VaultCertificates Ready after first create | {:.1} s |",
+        certs_ready.as_secs_f64()
+    );
+    println!(
+        "| vault requests, first sync | {cert_first_vault} ({:.2} per certificate) |",
+        cert_first_vault as f64 / m.max(1) as f64
+    );
+    println!(
+        "| vault requests per idle refresh cycle | {:.0} ({:.3} per certificate; key re-reads: {idle_cert_key_reads}) |",
+        idle_cert_vault as f64 / cycles,
+        idle_cert_vault as f64 / cycles / m.max(1) as f64
+    );
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = operator.wait();
     drop(plane);

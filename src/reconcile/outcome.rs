@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::apply::Applied;
 use super::status::{differs, now_rfc3339, ready, with_ready};
-use super::{Context, ObjectKey, Retry, SyncError, reason, requeue};
+use super::{Context, ObjectKey, SyncError, reason, requeue};
 use crate::crd::{ConditionStatus, SyncStatus};
 use crate::desired::secret::DesiredSecret;
 use crate::telemetry::ReconcileOutcome;
@@ -198,11 +198,12 @@ pub async fn finish(
                 ReconcileOutcome::Failure { reason },
                 elapsed,
             );
-            let action = match retry {
-                Retry::WaitForChange => Action::await_change(),
-                _ => Action::requeue(delay),
-            };
-            (differs(Some(&previous), &status).then_some(status), action)
+            // A spec error waits for an edit (which triggers a reconcile) and is re-checked only
+            // slowly: a bulk selection can also be fixed from the vault side.
+            (
+                differs(Some(&previous), &status).then_some(status),
+                Action::requeue(delay),
+            )
         }
     }
 }

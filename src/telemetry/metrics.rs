@@ -240,10 +240,13 @@ impl Metrics {
     /// Removes the per-object series of a deleted object so stale objects do not linger in
     /// scrapes: its sync timestamp and age, and the certificate expiry for its namespace/name.
     pub fn forget_object(&self, kind: &str, namespace: &str, name: &str) {
-        self.inner.cert_expiry.remove(&CertLabels {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-        });
+        // Only certificates have an expiry series; a VaultSecret of the same name keeps it.
+        if kind == "VaultCertificate" {
+            self.inner.cert_expiry.remove(&CertLabels {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            });
+        }
         let labels = object_labels(kind, namespace, name);
         let mut times = self.sync_times();
         times.remove(&labels);

@@ -86,13 +86,23 @@ fn seconds_since_last_sync_is_computed_at_encode_time() {
 #[test]
 fn forget_object_removes_per_object_series() {
     let metrics = Metrics::new();
+    metrics.record_sync("VaultCertificate", "team-a", "db", 1_000);
     metrics.record_sync("VaultSecret", "team-a", "db", 1_000);
     metrics.record_sync("VaultSecret", "team-a", "keep", 1_000);
     metrics.set_certificate_expiry("team-a", "db", 2_000);
     let before = metrics.encode_at(1_010);
     assert!(before.contains(r#"name="db""#), "{before}");
 
+    // A VaultSecret of the same name goes: the certificate's series stay.
     metrics.forget_object("VaultSecret", "team-a", "db");
+    let middle = metrics.encode_at(1_015);
+    assert!(
+        middle.contains(
+            r#"vaultsync_certificate_expiry_timestamp_seconds{namespace="team-a",name="db"}"#
+        ),
+        "{middle}"
+    );
+    metrics.forget_object("VaultCertificate", "team-a", "db");
     let after = metrics.encode_at(1_020);
     assert!(!after.contains(r#"name="db""#), "{after}");
     let kept = r#"kind="VaultSecret",namespace="team-a",name="keep""#;
