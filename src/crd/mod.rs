@@ -24,14 +24,30 @@ pub const FORCE_REFRESH_ANNOTATION: &str = "vaultsync.dev/force-refresh";
 pub trait Synced: kube::Resource<DynamicType = ()> {
     /// Kind name used in keys, owner annotations, Events and metrics.
     const KIND: &'static str;
+    /// The whole status of this kind.
+    type Status: Clone
+        + Default
+        + PartialEq
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync;
     /// The vault and the reading ServiceAccount.
     fn vault(&self) -> &VaultSource;
     /// The Secret to write.
     fn target(&self) -> &TargetSecret;
     /// The refresh interval as written in the spec.
     fn refresh_interval(&self) -> &str;
-    /// The shared part of the status.
-    fn sync_status(&self) -> Option<&SyncStatus>;
+    /// The status as stored on the object.
+    fn status(&self) -> Option<&Self::Status>;
+    /// The shared part of a status.
+    fn sync_part(status: &Self::Status) -> &SyncStatus;
+
+    /// The shared part of the status as stored on the object.
+    fn sync_status(&self) -> Option<&SyncStatus> {
+        self.status().map(Self::sync_part)
+    }
 
     /// Name of the Secret this resource writes (defaults to the resource's name).
     fn target_name(&self) -> String {

@@ -212,6 +212,7 @@ pub struct CertificateStatus {
 
 impl super::Synced for VaultCertificate {
     const KIND: &'static str = "VaultCertificate";
+    type Status = VaultCertificateStatus;
 
     fn vault(&self) -> &VaultSource {
         &self.spec.vault
@@ -225,7 +226,11 @@ impl super::Synced for VaultCertificate {
         &self.spec.refresh_interval
     }
 
-    fn sync_status(&self) -> Option<&SyncStatus> {
-        self.status.as_ref().map(|s| &s.sync)
+    fn status(&self) -> Option<&VaultCertificateStatus> {
+        self.status.as_ref()
+    }
+
+    fn sync_part(status: &VaultCertificateStatus) -> &SyncStatus {
+        &status.sync
     }
 }

@@ -127,6 +127,7 @@ pub struct KeyNaming {
 
 impl super::Synced for VaultSecret {
     const KIND: &'static str = "VaultSecret";
+    type Status = SyncStatus;
 
     fn vault(&self) -> &VaultSource {
         &self.spec.vault
@@ -140,7 +141,11 @@ impl super::Synced for VaultSecret {
         &self.spec.refresh_interval
     }
 
-    fn sync_status(&self) -> Option<&SyncStatus> {
+    fn status(&self) -> Option<&SyncStatus> {
         self.status.as_ref()
+    }
+
+    fn sync_part(status: &SyncStatus) -> &SyncStatus {
+        status
     }
 }

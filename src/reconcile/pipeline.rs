@@ -17,9 +17,11 @@ use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced};
 use crate::desired::secret::{DesiredSecret, Owner};
 use crate::vault::{VaultAccess, VaultError};
 
-/// What a reconcile knows before doing anything: which object, whether the vault is due, and
-/// whether a force refresh was asked for.
-pub struct Plan {
+/// What a reconcile knows before doing anything: which object, its current status, whether the
+/// vault is due, and whether a force refresh was asked for.
+pub struct Plan<K: Synced> {
+    /// The status to build on: the one this process last wrote, else the object's.
+    pub previous: Option<K::Status>,
     /// The object.
     pub key: ObjectKey,
     /// The spec's refresh interval (kinds may shorten it, see [`Plan::interval`]).
@@ -35,7 +37,7 @@ pub struct Plan {
 }
 
 /// Builds the plan for `resource`.
-pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan {
+pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan<K> {
     let key = ObjectKey {
         kind: K::KIND,
         namespace: resource.namespace().unwrap_or_default(),
@@ -45,8 +47,14 @@ pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan {
     let interval =
         requeue::parse_interval(resource.refresh_interval()).unwrap_or(Duration::from_secs(3600));
     let entry = ctx.schedule.get(&key);
-    let recorded = resource
-        .sync_status()
+    let previous: Option<K::Status> = entry
+        .last_status
+        .clone()
+        .and_then(|written| serde_json::from_value(written).ok())
+        .or_else(|| resource.status().cloned());
+    let recorded = previous
+        .as_ref()
+        .map(K::sync_part)
         .and_then(|s| s.last_force_refresh.as_ref());
     let force = resource
         .annotations()
@@ -58,6 +66,7 @@ pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan {
         || entry.generation != generation
         || force.is_some();
     Plan {
+        previous,
         key,
         interval,
         entry,
@@ -67,15 +76,15 @@ pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan {
     }
 }
 
-impl Plan {
+impl<K: Synced> Plan<K> {
     /// Whether the last write is known and the vault is not due: only re-check the Secret.
     pub fn last_if_not_due(&self) -> Option<&DesiredSecret> {
         self.entry.last_desired.as_ref().filter(|_| !self.due)
     }
 
     /// The facts [`super::outcome::finish`] needs, with `interval` as the refresh delay.
-    pub fn outcome<'a, K: Synced>(&'a self, resource: &'a K, interval: Duration) -> Outcome<'a> {
-        let status = resource.sync_status();
+    pub fn outcome<'a>(&'a self, resource: &'a K, interval: Duration) -> Outcome<'a> {
+        let status = self.previous.as_ref().map(K::sync_part);
         Outcome {
             kind: K::KIND,
             key: &self.key,
@@ -92,6 +101,24 @@ impl Plan {
             vault_read: self.due || self.entry.last_desired.is_none(),
         }
     }
+}
+
+/// Writes `status` (merge patch of the status subresource) and remembers it as the truth.
+pub async fn write_status<K>(
+    ctx: &Context,
+    key: &ObjectKey,
+    status: K::Status,
+) -> Result<(), SyncError>
+where
+    K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let remembered = serde_json::to_value(&status).ok();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &key.namespace);
+    super::outcome::write_status(&api, &key.name, status).await?;
+    ctx.schedule
+        .update(key, |entry| entry.last_status = remembered);
+    Ok(())
 }
 
 /// The owner recorded on the Secret.

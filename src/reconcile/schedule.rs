@@ -35,6 +35,11 @@ pub struct Entry {
     pub last_desired: Option<DesiredSecret>,
     /// Consecutive failures.
     pub failures: u32,
+    /// The status this process last wrote. vaultsync is the only writer of status, so this is
+    /// the truth even when the watch cache still holds an older object; without it a reconcile
+    /// on a stale object could write back an older status (merge patches replace the whole
+    /// conditions list).
+    pub last_status: Option<serde_json::Value>,
 }
 
 /// The schedule of every resource.

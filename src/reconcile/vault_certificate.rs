@@ -12,7 +12,7 @@ use kube::runtime::events::EventType;
 use kube::{Api, Resource};
 
 use super::apply::apply;
-use super::outcome::{finish, publish, write_status};
+use super::outcome::{finish, publish};
 use super::pipeline::{self, Plan};
 use super::status::{condition, differs, now_rfc3339, set_condition};
 use super::{Context, SyncError, reason, requeue};
@@ -52,7 +52,7 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, SyncError> {
     let plan = pipeline::plan(resource.as_ref(), &ctx);
-    let previous = resource.status.clone().unwrap_or_default();
+    let previous = plan.previous.clone().unwrap_or_default();
     let renew_before = requeue::parse_interval(&resource.spec.renew_before)
         .unwrap_or(Duration::from_secs(30 * 86_400));
     let result = match plan.last_if_not_due() {
@@ -149,8 +149,7 @@ pub async fn reconcile(
         || differs(Some(&previous.sync), &status.sync)
         || previous.certificate != status.certificate;
     if changed {
-        let api: Api<VaultCertificate> = Api::namespaced(ctx.client.clone(), &plan.key.namespace);
-        write_status(&api, &plan.key.name, status).await?;
+        pipeline::write_status::<VaultCertificate>(&ctx, &plan.key, status).await?;
     }
     Ok(action)
 }
@@ -160,7 +159,7 @@ pub async fn reconcile(
 async fn sync(
     resource: &VaultCertificate,
     ctx: &Context,
-    plan: &Plan,
+    plan: &Plan<VaultCertificate>,
     previous: &VaultCertificateStatus,
 ) -> Result<Attempt, SyncError> {
     let spec = &resource.spec;

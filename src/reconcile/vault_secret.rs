@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 use kube::runtime::controller::Action;
 
 use super::apply::{Applied, apply};
-use super::outcome::{finish, write_status};
+use super::outcome::finish;
 use super::{Context, ObjectKey, SyncError, pipeline};
-use crate::crd::{Synced, SyncedVersion, VaultSecret};
+use crate::crd::{SyncStatus, Synced, SyncedVersion, VaultSecret};
 use crate::desired::secret::{DesiredSecret, desired_secret};
 use crate::desired::select::{self, Source};
 use crate::vault::{SecretBundle, SecretValue, VaultAccess, VaultError};
@@ -26,13 +25,15 @@ pub async fn reconcile(resource: Arc<VaultSecret>, ctx: Arc<Context>) -> Result<
     let plan = pipeline::plan(resource.as_ref(), &ctx);
     let result = match plan.last_if_not_due() {
         Some(last) => pipeline::recheck(resource.as_ref(), &ctx, &plan.key, last).await,
-        None => sync(&resource, &ctx, &plan.key, plan.force.is_some()).await,
+        None => {
+            let previous = plan.previous.as_ref();
+            sync(&resource, previous, &ctx, &plan.key, plan.force.is_some()).await
+        }
     };
     let outcome = plan.outcome(resource.as_ref(), plan.interval);
     let (status, action) = finish(&ctx, outcome, result).await;
     if let Some(status) = status {
-        let api: Api<VaultSecret> = Api::namespaced(ctx.client.clone(), &plan.key.namespace);
-        write_status(&api, &plan.key.name, status).await?;
+        pipeline::write_status::<VaultSecret>(&ctx, &plan.key, status).await?;
     }
     Ok(action)
 }
@@ -40,6 +41,7 @@ pub async fn reconcile(resource: Arc<VaultSecret>, ctx: Arc<Context>) -> Result<
 /// Reads the vault (only what changed), builds the desired Secret and applies it.
 async fn sync(
     resource: &VaultSecret,
+    previous: Option<&SyncStatus>,
     ctx: &Context,
     key: &ObjectKey,
     force: bool,
@@ -64,9 +66,7 @@ async fn sync(
     };
     let sources = select::sources(spec, listing.as_deref().map(Vec::as_slice))
         .map_err(SyncError::InvalidSpec)?;
-    let recorded: BTreeMap<&str, &SyncedVersion> = resource
-        .status
-        .as_ref()
+    let recorded: BTreeMap<&str, &SyncedVersion> = previous
         .map(|s| s.versions.iter().map(|v| (v.key.as_str(), v)).collect())
         .unwrap_or_default();
     let current = existing
