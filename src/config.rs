@@ -47,7 +47,7 @@ pub struct RunConfig {
     /// Default Entra tenant for ServiceAccounts without `azure.workload.identity/tenant-id`.
     #[arg(long, env = "AZURE_TENANT_ID")]
     pub tenant_id: Option<String>,
-    /// Entra authority host (default https://login.microsoftonline.com).
+    /// Entra authority host (default `https://login.microsoftonline.com`).
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
     pub authority_host: Option<String>,
     /// PEM file of extra CAs trusted for the vault and the authority (added to the system's).

@@ -14,284 +14,30 @@
 //!   has given up before any other replica can consider the Lease expired.
 //! - On graceful shutdown the leader clears `holderIdentity`, so a standby takes over at its next
 //!   attempt instead of waiting out the lease.
+//!
+//! The configuration and identity live in `config`, the pure takeover and renewal rules in
+//! `rules`, and the Lease reads and writes in `store`; this module runs the election on them.
+
+mod config;
+mod rules;
+mod store;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ObjectMeta, PostParams};
-use kube::{Api, Client};
+use kube::Client;
+use kube::api::ObjectMeta;
 use rand::Rng;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::RunConfig;
+use self::rules::{Observation, Plan, plan, released};
+use self::store::{KubeLeases, LeaseStore};
 use crate::telemetry::Metrics;
 
-/// Field manager of the Lease writes.
-const FIELD_MANAGER: &str = "vaultsync-leader-election";
-
-/// Settings of one election.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ElectionConfig {
-    /// Name of the Lease.
-    pub lease_name: String,
-    /// Namespace of the Lease.
-    pub namespace: String,
-    /// This process's `holderIdentity`, unique among the candidates.
-    pub identity: String,
-    /// How long a Lease holds without renewal before another candidate may take it.
-    pub lease_duration: Duration,
-    /// How long the leader keeps trying to renew before it gives up.
-    pub renew_deadline: Duration,
-    /// Interval between attempts to acquire or renew.
-    pub retry_period: Duration,
-}
-
-impl ElectionConfig {
-    /// The election `vaultsync run` asks for, or `None` when `--leader-elect` is off.
-    ///
-    /// # Errors
-    /// When leader election is on but no namespace is given, or the timings are inconsistent.
-    pub fn from_run_config(config: &RunConfig) -> Result<Option<Self>, String> {
-        if !config.leader_elect {
-            return Ok(None);
-        }
-        let namespace = config
-            .leader_election_namespace
-            .clone()
-            .filter(|ns| !ns.is_empty())
-            .ok_or_else(|| {
-                "leader election needs --leader-election-namespace or the POD_NAMESPACE \
-                 environment variable"
-                    .to_owned()
-            })?;
-        let election = Self {
-            lease_name: config.leader_election_lease_name.clone(),
-            namespace,
-            identity: default_identity(),
-            lease_duration: config.leader_election_lease_duration,
-            renew_deadline: config.leader_election_renew_deadline,
-            retry_period: config.leader_election_retry_period,
-        };
-        election.validate()?;
-        Ok(Some(election))
-    }
-
-    /// Checks that the timings can keep two leaders from overlapping:
-    /// `retry period < renew deadline < lease duration`, with a lease duration of at least 1 s
-    /// (the Lease records whole seconds).
-    ///
-    /// # Errors
-    /// A message naming the offending setting.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.lease_name.is_empty() {
-            return Err("the leader-election lease name is empty".into());
-        }
-        if self.identity.is_empty() {
-            return Err("the leader-election identity is empty".into());
-        }
-        if self.lease_duration < Duration::from_secs(1) {
-            return Err("the leader-election lease duration must be at least 1s".into());
-        }
-        if self.renew_deadline >= self.lease_duration {
-            return Err(format!(
-                "the leader-election renew deadline ({:?}) must be shorter than the lease \
-                 duration ({:?})",
-                self.renew_deadline, self.lease_duration
-            ));
-        }
-        if self.retry_period.is_zero() || self.retry_period >= self.renew_deadline {
-            return Err(format!(
-                "the leader-election retry period ({:?}) must be positive and shorter than the \
-                 renew deadline ({:?})",
-                self.retry_period, self.renew_deadline
-            ));
-        }
-        Ok(())
-    }
-
-    /// `leaseDurationSeconds` to record: the lease duration rounded up to whole seconds.
-    fn lease_seconds(&self) -> i32 {
-        let seconds =
-            self.lease_duration.as_secs() + u64::from(self.lease_duration.subsec_nanos() > 0);
-        i32::try_from(seconds).unwrap_or(i32::MAX)
-    }
-
-    fn lease_ref(&self) -> String {
-        format!("{}/{}", self.namespace, self.lease_name)
-    }
-}
-
-/// This process's identity: env `POD_NAME`, else the host name, then `_` and a random suffix, so
-/// a restarted process never mistakes its predecessor's Lease for its own.
-pub fn default_identity() -> String {
-    let pod_name = std::env::var("POD_NAME").ok();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok());
-    let suffix: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(8)
-        .map(|b| char::from(b).to_ascii_lowercase())
-        .collect();
-    identity_from(pod_name.as_deref(), host.as_deref(), &suffix)
-}
-
-fn identity_from(pod_name: Option<&str>, host: Option<&str>, suffix: &str) -> String {
-    let base = [pod_name, host]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|name| !name.is_empty())
-        .unwrap_or("vaultsync");
-    format!("{base}_{suffix}")
-}
-
-/// The Lease reads and writes an election needs; a seam so the election logic is testable
-/// without an API server.
-#[async_trait]
-trait LeaseStore: Send + Sync {
-    async fn get(&self) -> Result<Option<Lease>, kube::Error>;
-    async fn create(&self, lease: &Lease) -> Result<Lease, kube::Error>;
-    /// Replaces the Lease; fails with 409 Conflict when its `resourceVersion` is stale.
-    async fn replace(&self, lease: &Lease) -> Result<Lease, kube::Error>;
-}
-
-struct KubeLeases {
-    api: Api<Lease>,
-    name: String,
-}
-
-fn post_params() -> PostParams {
-    PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
-}
-
-#[async_trait]
-impl LeaseStore for KubeLeases {
-    async fn get(&self) -> Result<Option<Lease>, kube::Error> {
-        self.api.get_opt(&self.name).await
-    }
-
-    async fn create(&self, lease: &Lease) -> Result<Lease, kube::Error> {
-        self.api.create(&post_params(), lease).await
-    }
-
-    async fn replace(&self, lease: &Lease) -> Result<Lease, kube::Error> {
-        self.api.replace(&self.name, &post_params(), lease).await
-    }
-}
-
-/// The last Lease record seen and when it was first seen, on the local monotonic clock.
-#[derive(Debug)]
-struct Observation {
-    record: Option<LeaseSpec>,
-    at: Instant,
-}
-
-impl Observation {
-    fn new(now: Instant) -> Self {
-        Self {
-            record: None,
-            at: now,
-        }
-    }
-
-    /// Restarts the clock only when the record changed.
-    fn update(&mut self, record: Option<&LeaseSpec>, now: Instant) {
-        if self.record.as_ref() != record {
-            self.record = record.cloned();
-            self.at = now;
-        }
-    }
-
-    /// Whether the observed record has gone unchanged for its own `leaseDurationSeconds`.
-    fn expired(&self, now: Instant) -> bool {
-        let seconds = self
-            .record
-            .as_ref()
-            .and_then(|r| r.lease_duration_seconds)
-            .unwrap_or(0);
-        let seconds = u64::try_from(seconds).unwrap_or(0);
-        now >= self.at + Duration::from_secs(seconds)
-    }
-}
-
-/// What one attempt does with the Lease it read.
-#[derive(Debug, PartialEq)]
-enum Plan {
-    /// There is no Lease: create one that names us.
-    Create(LeaseSpec),
-    /// The Lease is free, expired or ours: replace it with this (same `resourceVersion`).
-    Write(Box<Lease>),
-    /// Another holder's Lease is still valid.
-    HeldBy(String),
-}
-
-/// Decides one attempt: take a free or expired Lease, renew our own, or leave another's alone.
-fn plan(
-    current: Option<&Lease>,
-    identity: &str,
-    expired: bool,
-    now: Timestamp,
-    lease_seconds: i32,
-) -> Plan {
-    let Some(current) = current else {
-        return Plan::Create(LeaseSpec {
-            holder_identity: Some(identity.to_owned()),
-            acquire_time: Some(MicroTime(now)),
-            renew_time: Some(MicroTime(now)),
-            lease_duration_seconds: Some(lease_seconds),
-            lease_transitions: Some(0),
-            ..Default::default()
-        });
-    };
-    let spec = current.spec.clone().unwrap_or_default();
-    let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
-    let ours = holder == Some(identity);
-    if let Some(holder) = holder
-        && !ours
-        && !expired
-    {
-        return Plan::HeldBy(holder.to_owned());
-    }
-    let mut next = spec.clone();
-    next.holder_identity = Some(identity.to_owned());
-    next.renew_time = Some(MicroTime(now));
-    next.lease_duration_seconds = Some(lease_seconds);
-    if !ours {
-        next.acquire_time = Some(MicroTime(now));
-        next.lease_transitions = Some(spec.lease_transitions.unwrap_or(0).saturating_add(1));
-    }
-    let mut lease = current.clone();
-    lease.spec = Some(next);
-    Plan::Write(Box::new(lease))
-}
-
-/// The Lease with our holdership cleared, or `None` when it does not name us.
-fn released(current: &Lease, identity: &str, now: Timestamp) -> Option<Lease> {
-    let spec = current.spec.as_ref()?;
-    if spec.holder_identity.as_deref() != Some(identity) {
-        return None;
-    }
-    let mut lease = current.clone();
-    lease.spec = Some(LeaseSpec {
-        holder_identity: None,
-        // Whoever reads this record next may take it without waiting.
-        lease_duration_seconds: Some(1),
-        acquire_time: Some(MicroTime(now)),
-        renew_time: Some(MicroTime(now)),
-        ..spec.clone()
-    });
-    Some(lease)
-}
+pub use self::config::{ElectionConfig, default_identity};
 
 /// Result of one successful round trip.
 #[derive(Debug, PartialEq)]
@@ -324,10 +70,7 @@ impl Elector {
     /// A candidate for the Lease `config` names; it keeps `vaultsync_leader` in `metrics` up to
     /// date.
     pub fn new(client: Client, config: ElectionConfig, metrics: Metrics) -> Self {
-        let store = KubeLeases {
-            api: Api::namespaced(client, &config.namespace),
-            name: config.lease_name.clone(),
-        };
+        let store = KubeLeases::new(client, &config.namespace, &config.lease_name);
         Self::with_store(Arc::new(store), config, metrics)
     }
 

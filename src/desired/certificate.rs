@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use vaultsync_tls::{CaSource, CertificateInfo, ConvertOptions, KeyFormat, TlsBundle};
 
-use crate::crd::{CaOutput, CertificateStatus, PrivateKeyFormat, VaultCertificateSpec};
+use crate::crd::{
+    CaOutput, CertificateStatus, PrivateKeyFormat, VaultCertificateSpec, VaultCertificateStatus,
+};
 use crate::vault::SecretValue;
 
 /// Secret key of the leaf and its intermediates.
@@ -18,6 +21,9 @@ pub const TLS_KEY: &str = "tls.key";
 pub const CA_CRT: &str = "ca.crt";
 /// Default type of a certificate's Secret.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+/// Annotation on the Secret naming the keystore password Secret's version it was built with, so
+/// a password change rebuilds the keystore. Never the password itself.
+pub const KEYSTORE_PASSWORD_VERSION_ANNOTATION: &str = "vaultsync.dev/keystore-password-version";
 /// Shortest delay between two scheduled vault reads, however close a threshold is.
 const MIN_DELAY: Duration = Duration::from_secs(30);
 
@@ -112,6 +118,38 @@ pub fn refresh_delay(
     }
 }
 
+/// The Secret's data when it already holds version `version` built from the same spec and
+/// keystore password; `None` when the key and chain must be read again.
+pub fn reusable_data(
+    secret: &Secret,
+    previous: &VaultCertificateStatus,
+    version: &str,
+    generation: Option<i64>,
+    password_version: Option<&str>,
+    force: bool,
+) -> Option<BTreeMap<String, SecretValue>> {
+    let same_version = previous.certificate.as_ref().map(|c| c.version.as_str()) == Some(version);
+    let same_spec = previous.sync.observed_generation == generation;
+    let recorded_password = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(KEYSTORE_PASSWORD_VERSION_ANNOTATION))
+        .map(String::as_str);
+    if force || !same_version || !same_spec || recorded_password != password_version {
+        return None;
+    }
+    let data = secret.data.as_ref()?;
+    if !data.contains_key(TLS_CRT) || !data.contains_key(TLS_KEY) {
+        return None;
+    }
+    Some(
+        data.iter()
+            .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
+            .collect(),
+    )
+}
+
 fn rfc3339(unix: i64) -> String {
     jiff::Timestamp::from_second(unix)
         .map(|t| t.to_string())
@@ -122,7 +160,60 @@ fn rfc3339(unix: i64) -> String {
 mod tests {
     use super::*;
 
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
     const DAY: i64 = 86_400;
+
+    fn secret(keys: &[&str], password_version: Option<&str>) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                annotations: password_version.map(|v| {
+                    [(
+                        KEYSTORE_PASSWORD_VERSION_ANNOTATION.to_string(),
+                        v.to_string(),
+                    )]
+                    .into()
+                }),
+                ..Default::default()
+            },
+            data: Some(
+                keys.iter()
+                    .map(|k| (k.to_string(), ByteString(b"x".to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    fn status(version: &str, generation: i64) -> VaultCertificateStatus {
+        VaultCertificateStatus {
+            sync: crate::crd::SyncStatus {
+                observed_generation: Some(generation),
+                ..Default::default()
+            },
+            certificate: Some(CertificateStatus {
+                version: version.into(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn data_is_reused_only_when_nothing_that_shapes_it_changed() {
+        let full = secret(&[TLS_CRT, TLS_KEY], None);
+        let prev = status("v1", 2);
+        assert!(reusable_data(&full, &prev, "v1", Some(2), None, false).is_some());
+        assert!(reusable_data(&full, &prev, "v2", Some(2), None, false).is_none());
+        assert!(reusable_data(&full, &prev, "v1", Some(3), None, false).is_none());
+        assert!(reusable_data(&full, &prev, "v1", Some(2), None, true).is_none());
+        assert!(reusable_data(&full, &prev, "v1", Some(2), Some("p1"), false).is_none());
+        let partial = secret(&[TLS_CRT], None);
+        assert!(reusable_data(&partial, &prev, "v1", Some(2), None, false).is_none());
+        let with_password = secret(&[TLS_CRT, TLS_KEY], Some("p1"));
+        assert!(reusable_data(&with_password, &prev, "v1", Some(2), Some("p1"), false).is_some());
+        assert!(reusable_data(&with_password, &prev, "v1", Some(2), Some("p2"), false).is_none());
+    }
 
     #[test]
     fn expiring_soon_starts_exactly_at_the_window() {

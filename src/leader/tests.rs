@@ -10,9 +10,10 @@ use kube::api::ObjectMeta;
 use kube::core::Status;
 use tokio::time::Instant;
 
-use super::{
-    Attempt, ElectionConfig, Elector, LeaseStore, Observation, Plan, identity_from, plan, released,
-};
+use super::config::identity_from;
+use super::rules::{Observation, Plan, plan, released};
+use super::store::LeaseStore;
+use super::{Attempt, ElectionConfig, Elector};
 use crate::telemetry::Metrics;
 
 const LEASE: Duration = Duration::from_secs(4);

@@ -2,6 +2,7 @@
 //! Secret (pure) → guard (pure) → apply (skipped when unchanged) → status and Events.
 
 pub mod apply;
+mod certificate_status;
 mod context;
 mod error;
 pub mod guard;

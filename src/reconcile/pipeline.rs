@@ -82,7 +82,7 @@ impl<K: Synced> Plan<K> {
         self.entry.last_desired.as_ref().filter(|_| !self.due)
     }
 
-    /// The facts [`super::outcome::finish`] needs, with `interval` as the refresh delay.
+    /// The facts `outcome::finish` needs, with `interval` as the refresh delay.
     pub fn outcome<'a>(&'a self, resource: &'a K, interval: Duration) -> Outcome<'a> {
         let status = self.previous.as_ref().map(K::sync_part);
         Outcome {

@@ -2,7 +2,6 @@
 //! the key and chain only when the version (or the spec, or the keystore password) changed, and
 //! adds the certificate's facts, `ExpiringSoon` and `ChainValid` to the shared status.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use kube::runtime::events::EventType;
 use kube::{Api, Resource};
 
 use super::apply::apply;
+use super::certificate_status::{chain_condition, expiring_condition, is_true};
 use super::outcome::{finish, publish};
 use super::pipeline::{self, Plan};
 use super::status::{condition, differs, now_rfc3339, set_condition};
@@ -20,16 +20,15 @@ use crate::crd::{
     CertificateStatus, ConditionStatus, Synced, SyncedVersion, VaultCertificate,
     VaultCertificateStatus,
 };
-use crate::desired::certificate::{self as cert, TLS_CRT, TLS_KEY, TLS_SECRET_TYPE};
+use crate::desired::certificate::{
+    self as cert, KEYSTORE_PASSWORD_VERSION_ANNOTATION, TLS_CRT, TLS_SECRET_TYPE, reusable_data,
+};
 use crate::desired::secret::{DesiredSecret, desired_secret};
-use crate::vault::{SecretValue, VaultError};
+use crate::vault::VaultError;
 use vaultsync_tls::{BackingFormat, ChainWarning, TlsError};
 
 /// Kind name used in keys, labels and metrics.
 pub const KIND: &str = <VaultCertificate as Synced>::KIND;
-/// Annotation on the Secret naming the keystore password Secret's version it was built with, so
-/// a password change rebuilds the keystore. Never the password itself.
-pub const KEYSTORE_PASSWORD_VERSION_ANNOTATION: &str = "vaultsync.dev/keystore-password-version";
 
 /// What a successful attempt produced.
 struct Attempt {
@@ -287,38 +286,6 @@ async fn sync(
     })
 }
 
-/// The Secret's data when it already holds version `version` built from the same spec and
-/// keystore password; `None` when the key and chain must be read again.
-fn reusable_data(
-    secret: &Secret,
-    previous: &VaultCertificateStatus,
-    version: &str,
-    generation: Option<i64>,
-    password_version: Option<&str>,
-    force: bool,
-) -> Option<BTreeMap<String, SecretValue>> {
-    let same_version = previous.certificate.as_ref().map(|c| c.version.as_str()) == Some(version);
-    let same_spec = previous.sync.observed_generation == generation;
-    let recorded_password = secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(KEYSTORE_PASSWORD_VERSION_ANNOTATION))
-        .map(String::as_str);
-    if force || !same_version || !same_spec || recorded_password != password_version {
-        return None;
-    }
-    let data = secret.data.as_ref()?;
-    if !data.contains_key(TLS_CRT) || !data.contains_key(TLS_KEY) {
-        return None;
-    }
-    Some(
-        data.iter()
-            .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
-            .collect(),
-    )
-}
-
 /// The keystore password and the version of the Secret holding it.
 struct Password {
     value: String,
@@ -369,132 +336,4 @@ async fn keystore_password(
         secret.metadata.resource_version.unwrap_or_default()
     );
     Ok(Some(Password { value, version }))
-}
-
-/// Status, reason and message of the ExpiringSoon condition.
-fn expiring_condition(
-    facts: &CertificateStatus,
-    soon: bool,
-    renew_before: &str,
-) -> (ConditionStatus, &'static str, String) {
-    if soon {
-        (
-            ConditionStatus::True,
-            reason::CERTIFICATE_EXPIRING_SOON,
-            format!(
-                "certificate {} (version {}) expires at {}, within renewBefore {renew_before}; renew it in the vault and vaultsync picks up the new version at the next refresh",
-                facts.subject, facts.version, facts.not_after
-            ),
-        )
-    } else {
-        (
-            ConditionStatus::False,
-            reason::CERTIFICATE_VALID,
-            format!(
-                "certificate {} (version {}) expires at {}, more than renewBefore {renew_before} away",
-                facts.subject, facts.version, facts.not_after
-            ),
-        )
-    }
-}
-
-/// Status, reason and message of the ChainValid condition.
-fn chain_condition(warnings: &[ChainWarning]) -> (ConditionStatus, &'static str, String) {
-    match warnings.first() {
-        None => (
-            ConditionStatus::True,
-            reason::CHAIN_COMPLETE,
-            "the chain links from the leaf to a self-signed root, signature by signature".into(),
-        ),
-        Some(first) => (
-            ConditionStatus::False,
-            first.reason(),
-            format!(
-                "{}; the Secret holds the certificates that verified",
-                warnings
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        ),
-    }
-}
-
-fn is_true(conditions: &[crate::crd::Condition], type_: &str) -> Option<bool> {
-    conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| c.status == ConditionStatus::True)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::ByteString;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-    fn secret(keys: &[&str], password_version: Option<&str>) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                annotations: password_version.map(|v| {
-                    [(
-                        KEYSTORE_PASSWORD_VERSION_ANNOTATION.to_string(),
-                        v.to_string(),
-                    )]
-                    .into()
-                }),
-                ..Default::default()
-            },
-            data: Some(
-                keys.iter()
-                    .map(|k| (k.to_string(), ByteString(b"x".to_vec())))
-                    .collect(),
-            ),
-            ..Default::default()
-        }
-    }
-
-    fn status(version: &str, generation: i64) -> VaultCertificateStatus {
-        VaultCertificateStatus {
-            sync: crate::crd::SyncStatus {
-                observed_generation: Some(generation),
-                ..Default::default()
-            },
-            certificate: Some(CertificateStatus {
-                version: version.into(),
-                ..Default::default()
-            }),
-        }
-    }
-
-    #[test]
-    fn data_is_reused_only_when_nothing_that_shapes_it_changed() {
-        let full = secret(&[TLS_CRT, TLS_KEY], None);
-        let prev = status("v1", 2);
-        assert!(reusable_data(&full, &prev, "v1", Some(2), None, false).is_some());
-        assert!(reusable_data(&full, &prev, "v2", Some(2), None, false).is_none());
-        assert!(reusable_data(&full, &prev, "v1", Some(3), None, false).is_none());
-        assert!(reusable_data(&full, &prev, "v1", Some(2), None, true).is_none());
-        assert!(reusable_data(&full, &prev, "v1", Some(2), Some("p1"), false).is_none());
-        let partial = secret(&[TLS_CRT], None);
-        assert!(reusable_data(&partial, &prev, "v1", Some(2), None, false).is_none());
-        let with_password = secret(&[TLS_CRT, TLS_KEY], Some("p1"));
-        assert!(reusable_data(&with_password, &prev, "v1", Some(2), Some("p1"), false).is_some());
-        assert!(reusable_data(&with_password, &prev, "v1", Some(2), Some("p2"), false).is_none());
-    }
-
-    #[test]
-    fn chain_warnings_make_a_false_condition_with_the_first_reason() {
-        let (state, why, _) = chain_condition(&[]);
-        assert_eq!(
-            (state, why),
-            (ConditionStatus::True, reason::CHAIN_COMPLETE)
-        );
-        let (state, why, message) = chain_condition(&[ChainWarning::ChainIncomplete {
-            missing_issuer: "CN=Root".into(),
-        }]);
-        assert_eq!((state, why), (ConditionStatus::False, "ChainIncomplete"));
-        assert!(message.contains("CN=Root"));
-    }
 }
