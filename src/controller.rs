@@ -111,10 +111,19 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         observer_metrics.vault_request(operation, outcome)
     }));
 
-    let scopes: Vec<Scope> = if config.namespaces.is_empty() {
+    // Each namespace once: a repeated one would run two controllers over the same objects.
+    let mut namespaces: Vec<String> = config
+        .namespaces
+        .iter()
+        .map(|ns| ns.trim().to_string())
+        .filter(|ns| !ns.is_empty())
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let scopes: Vec<Scope> = if namespaces.is_empty() {
         vec![None]
     } else {
-        config.namespaces.iter().cloned().map(Some).collect()
+        namespaces.into_iter().map(Some).collect()
     };
     let mut secret_stores = Vec::new();
     let mut secret_events = Vec::new();

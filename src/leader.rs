@@ -48,6 +48,8 @@ enum Attempt {
     HeldBy(String),
     /// Someone else wrote the Lease between our read and our write.
     Conflict,
+    /// The Lease was deleted while we led: another replica may already have created its own.
+    Gone,
 }
 
 /// A candidate in one election; [`Elector::acquire`] turns it into the [`Leader`].
@@ -104,7 +106,8 @@ impl Elector {
                         last_holder = Some(holder);
                     }
                 }
-                Ok(Ok(Attempt::Conflict)) => {
+                // Acquiring creates a missing Lease, so it is never gone here; retry if it were.
+                Ok(Ok(Attempt::Conflict | Attempt::Gone)) => {
                     tracing::debug!(%lease, "lost a race for the lease; retrying");
                 }
                 Ok(Err(error)) => {
@@ -142,14 +145,27 @@ impl Elector {
 
     /// One read and, when the plan says so, one write.
     async fn try_acquire_or_renew(&mut self) -> Result<Attempt, kube::Error> {
+        self.attempt(true).await
+    }
+
+    /// One renewal while leading: as [`Self::try_acquire_or_renew`], but a missing Lease means
+    /// leadership is lost, not that it is free to create.
+    async fn try_renew(&mut self) -> Result<Attempt, kube::Error> {
+        self.attempt(false).await
+    }
+
+    async fn attempt(&mut self, may_create: bool) -> Result<Attempt, kube::Error> {
         let current = self.store.get().await?;
+        if current.is_none() && !may_create {
+            return Ok(Attempt::Gone);
+        }
         let now = Instant::now();
         self.observed
             .update(current.as_ref().and_then(|l| l.spec.as_ref()), now);
         let planned = plan(
             current.as_ref(),
             &self.config.identity,
-            self.observed.expired(now),
+            self.observed.expired(now, self.config.lease_duration),
             Timestamp::now(),
             self.config.lease_seconds(),
         );
@@ -231,12 +247,16 @@ async fn renew(
         let attempt = tokio::select! {
             biased;
             _ = &mut stop => return elector,
-            attempt = tokio::time::timeout_at(deadline, elector.try_acquire_or_renew()) => attempt,
+            attempt = tokio::time::timeout_at(deadline, elector.try_renew()) => attempt,
         };
         match attempt {
             Ok(Ok(Attempt::Leading)) => renewed_at = sent,
             Ok(Ok(Attempt::HeldBy(holder))) => {
                 elector.lose(&lost, &format!("the lease is now held by {holder}"));
+                return elector;
+            }
+            Ok(Ok(Attempt::Gone)) => {
+                elector.lose(&lost, "the lease was deleted");
                 return elector;
             }
             Ok(Ok(Attempt::Conflict)) => {

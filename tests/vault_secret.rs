@@ -82,6 +82,49 @@ async fn applied_vault_secret_becomes_ready_with_exact_values() {
         secret.metadata.owner_references.unwrap()[0].kind,
         "VaultSecret"
     );
+
+    // Someone edits a value and adds a key with another field manager (kubectl): vaultsync puts
+    // back exactly what it wrote, without reading the vault, and keeps no foreign key.
+    let out = kubectl(
+        &[
+            "patch",
+            "secret",
+            "app",
+            "-n",
+            &t.ns,
+            "--type=merge",
+            "-p",
+            r#"{"data":{"password":"ZWRpdGVk","extra":"eA=="},"metadata":{"annotations":{"team/note":"kept"}}}"#,
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let data = t.secret_data("app").await.unwrap();
+        if data.len() == 2 && data["password"] == "pw-alpha-7f3" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edited Secret was not restored: keys {:?}",
+            data.keys().collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let restored = Api::<Secret>::namespaced(t.client.clone(), &t.ns)
+        .get("app")
+        .await
+        .unwrap();
+    assert_eq!(
+        restored.metadata.annotations.unwrap()["team/note"],
+        "kept",
+        "others' metadata stays"
+    );
     t.assert_no_leak(&["pw-alpha-7f3", "key-beta-19c"]).await;
 }
 
@@ -177,6 +220,22 @@ async fn vault_outage_keeps_data_reports_reason_and_recovers() {
             "the Secret kept data during the outage"
         );
         assert_eq!(data.len(), 1);
+        if n == 0 {
+            // Deleted during the outage: put back from the last sync, without the vault.
+            Api::<Secret>::namespaced(t.client.clone(), &t.ns)
+                .delete("app", &DeleteParams::default())
+                .await
+                .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(45);
+            while t.secret_data("app").await.as_ref() != Some(&data) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the Secret deleted during the outage was not restored"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            t.wait_reason("app", reason, SYNC).await;
+        }
         control.clear_faults(&t.vault);
         t.wait_reason("app", "Synced", SYNC).await;
         assert_eq!(

@@ -67,8 +67,9 @@ pub struct SyncStatus {
     /// When the next scheduled refresh is due (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_refresh_time: Option<String>,
-    /// Vault versions behind each key of the Secret.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Vault versions behind each key of the Secret. Always written (even empty): status is
+    /// merge-patched, and an omitted list would leave the old one in place.
+    #[serde(default)]
     pub versions: Vec<SyncedVersion>,
     /// The last value of the `vaultsync.dev/force-refresh` annotation acted upon.
     #[serde(default, skip_serializing_if = "Option::is_none")]

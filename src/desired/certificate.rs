@@ -8,9 +8,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use vaultsync_tls::{CaSource, CertificateInfo, ConvertOptions, KeyFormat, TlsBundle};
 
-use crate::crd::{
-    CaOutput, CertificateStatus, PrivateKeyFormat, VaultCertificateSpec, VaultCertificateStatus,
-};
+use sha2::{Digest, Sha256};
+
+use super::CONTENT_HASH_ANNOTATION;
+use super::secret::content_hash;
+use crate::crd::{CaOutput, CertificateStatus, PrivateKeyFormat, VaultCertificateSpec};
 use crate::vault::SecretValue;
 
 /// Secret key of the leaf and its intermediates.
@@ -21,9 +23,8 @@ pub const TLS_KEY: &str = "tls.key";
 pub const CA_CRT: &str = "ca.crt";
 /// Default type of a certificate's Secret.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
-/// Annotation on the Secret naming the keystore password Secret's version it was built with, so
-/// a password change rebuilds the keystore. Never the password itself.
-pub const KEYSTORE_PASSWORD_VERSION_ANNOTATION: &str = "vaultsync.dev/keystore-password-version";
+/// Annotation on a certificate's Secret with its [`build_stamp`].
+pub const BUILD_ANNOTATION: &str = "vaultsync.dev/certificate-build";
 /// Shortest delay between two scheduled vault reads, however close a threshold is.
 const MIN_DELAY: Duration = Duration::from_secs(30);
 
@@ -118,36 +119,56 @@ pub fn refresh_delay(
     }
 }
 
-/// The Secret's data when it already holds version `version` built from the same spec and
-/// keystore password; `None` when the key and chain must be read again.
+/// What a certificate Secret's data was built from: the vault version, the options that shape
+/// the files (`spec.output`, the Secret type) and the keystore password Secret's version. Stored
+/// on the Secret in [`BUILD_ANNOTATION`]; never contains a value.
+pub fn build_stamp(
+    version: &str,
+    spec: &VaultCertificateSpec,
+    password_version: Option<&str>,
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(&spec.output).unwrap_or_default());
+    hasher.update(
+        spec.target
+            .type_
+            .as_deref()
+            .unwrap_or(TLS_SECRET_TYPE)
+            .as_bytes(),
+    );
+    let options: String = hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{version}.{options}.{}", password_version.unwrap_or("-"))
+}
+
+/// The Secret's data when it provably holds what `stamp` describes, untouched since vaultsync
+/// wrote it (its content hash matches); `None` when the key and chain must be read again.
+/// Whatever the status says is not enough: it may be stale, and the Secret may have been edited.
 pub fn reusable_data(
     secret: &Secret,
-    previous: &VaultCertificateStatus,
-    version: &str,
-    generation: Option<i64>,
-    password_version: Option<&str>,
+    stamp: &str,
     force: bool,
 ) -> Option<BTreeMap<String, SecretValue>> {
-    let same_version = previous.certificate.as_ref().map(|c| c.version.as_str()) == Some(version);
-    let same_spec = previous.sync.observed_generation == generation;
-    let recorded_password = secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(KEYSTORE_PASSWORD_VERSION_ANNOTATION))
-        .map(String::as_str);
-    if force || !same_version || !same_spec || recorded_password != password_version {
+    if force {
         return None;
     }
-    let data = secret.data.as_ref()?;
+    let annotations = secret.metadata.annotations.as_ref()?;
+    if annotations.get(BUILD_ANNOTATION).map(String::as_str) != Some(stamp) {
+        return None;
+    }
+    let data: BTreeMap<String, SecretValue> = secret
+        .data
+        .as_ref()?
+        .iter()
+        .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
+        .collect();
     if !data.contains_key(TLS_CRT) || !data.contains_key(TLS_KEY) {
         return None;
     }
-    Some(
-        data.iter()
-            .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
-            .collect(),
-    )
+    let hash = content_hash(secret.type_.as_deref().unwrap_or("Opaque"), &data);
+    (annotations.get(CONTENT_HASH_ANNOTATION) == Some(&hash)).then_some(data)
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -165,54 +186,84 @@ mod tests {
 
     const DAY: i64 = 86_400;
 
-    fn secret(keys: &[&str], password_version: Option<&str>) -> Secret {
+    /// A Secret as vaultsync writes it: `keys`, build stamp, matching content hash.
+    fn written(keys: &[&str], stamp: &str) -> Secret {
+        let data: BTreeMap<String, SecretValue> = keys
+            .iter()
+            .map(|k| (k.to_string(), SecretValue::new(format!("{k}-bytes"))))
+            .collect();
         Secret {
             metadata: ObjectMeta {
-                annotations: password_version.map(|v| {
-                    [(
-                        KEYSTORE_PASSWORD_VERSION_ANNOTATION.to_string(),
-                        v.to_string(),
-                    )]
-                    .into()
-                }),
+                annotations: Some(
+                    [
+                        (BUILD_ANNOTATION.to_string(), stamp.to_string()),
+                        (
+                            CONTENT_HASH_ANNOTATION.to_string(),
+                            content_hash(TLS_SECRET_TYPE, &data),
+                        ),
+                    ]
+                    .into(),
+                ),
                 ..Default::default()
             },
+            type_: Some(TLS_SECRET_TYPE.into()),
             data: Some(
-                keys.iter()
-                    .map(|k| (k.to_string(), ByteString(b"x".to_vec())))
+                data.iter()
+                    .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
                     .collect(),
             ),
             ..Default::default()
         }
     }
 
-    fn status(version: &str, generation: i64) -> VaultCertificateStatus {
-        VaultCertificateStatus {
-            sync: crate::crd::SyncStatus {
-                observed_generation: Some(generation),
-                ..Default::default()
-            },
-            certificate: Some(CertificateStatus {
-                version: version.into(),
-                ..Default::default()
-            }),
-        }
+    fn spec() -> VaultCertificateSpec {
+        serde_json::from_value(serde_json::json!({
+            "vault": {"url": "https://v.vault.azure.net/", "serviceAccountName": "app"},
+            "certificate": {"name": "web"},
+        }))
+        .unwrap()
     }
 
     #[test]
-    fn data_is_reused_only_when_nothing_that_shapes_it_changed() {
-        let full = secret(&[TLS_CRT, TLS_KEY], None);
-        let prev = status("v1", 2);
-        assert!(reusable_data(&full, &prev, "v1", Some(2), None, false).is_some());
-        assert!(reusable_data(&full, &prev, "v2", Some(2), None, false).is_none());
-        assert!(reusable_data(&full, &prev, "v1", Some(3), None, false).is_none());
-        assert!(reusable_data(&full, &prev, "v1", Some(2), None, true).is_none());
-        assert!(reusable_data(&full, &prev, "v1", Some(2), Some("p1"), false).is_none());
-        let partial = secret(&[TLS_CRT], None);
-        assert!(reusable_data(&partial, &prev, "v1", Some(2), None, false).is_none());
-        let with_password = secret(&[TLS_CRT, TLS_KEY], Some("p1"));
-        assert!(reusable_data(&with_password, &prev, "v1", Some(2), Some("p1"), false).is_some());
-        assert!(reusable_data(&with_password, &prev, "v1", Some(2), Some("p2"), false).is_none());
+    fn build_stamp_changes_with_version_output_type_and_password() {
+        let base = spec();
+        let stamp = build_stamp("v1", &base, None);
+        assert_eq!(stamp, build_stamp("v1", &spec(), None));
+        assert_ne!(stamp, build_stamp("v2", &base, None));
+        assert_ne!(stamp, build_stamp("v1", &base, Some("uid/7")));
+        let mut pkcs1 = spec();
+        pkcs1.output.key_format = crate::crd::PrivateKeyFormat::PKCS1;
+        assert_ne!(stamp, build_stamp("v1", &pkcs1, None));
+        let mut opaque = spec();
+        opaque.target.type_ = Some("Opaque".into());
+        assert_ne!(stamp, build_stamp("v1", &opaque, None));
+    }
+
+    #[test]
+    fn data_is_reused_only_when_the_secret_provably_holds_the_same_build() {
+        let stamp = build_stamp("v1", &spec(), None);
+        let good = written(&[TLS_CRT, TLS_KEY], &stamp);
+        assert!(reusable_data(&good, &stamp, false).is_some());
+        assert!(reusable_data(&good, &stamp, true).is_none(), "force");
+        let other = build_stamp("v2", &spec(), None);
+        assert!(reusable_data(&good, &other, false).is_none(), "new version");
+        let partial = written(&[TLS_CRT], &stamp);
+        assert!(reusable_data(&partial, &stamp, false).is_none());
+        // Edited by someone: the content hash no longer matches.
+        let mut edited = good.clone();
+        edited
+            .data
+            .as_mut()
+            .unwrap()
+            .insert(TLS_KEY.into(), ByteString(b"tampered".to_vec()));
+        assert!(reusable_data(&edited, &stamp, false).is_none());
+        let mut extra = good.clone();
+        extra
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("extra".into(), ByteString(b"x".to_vec()));
+        assert!(reusable_data(&extra, &stamp, false).is_none());
     }
 
     #[test]

@@ -152,17 +152,14 @@ impl DesiredSecret {
                 .any(|o| o.uid == want.uid && o.controller == Some(true)),
             None => owners.iter().all(|o| o.uid != self.labels[OWNER_UID_LABEL]),
         };
-        let data_hash = existing
+        // The API server omits an empty data map: that is the empty content, not no content.
+        let values: BTreeMap<String, SecretValue> = existing
             .data
-            .as_ref()
-            .map(|d| {
-                let values: BTreeMap<String, SecretValue> = d
-                    .iter()
-                    .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
-                    .collect();
-                content_hash(existing.type_.as_deref().unwrap_or("Opaque"), &values)
-            })
-            .unwrap_or_default();
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
+            .collect();
+        let data_hash = content_hash(existing.type_.as_deref().unwrap_or("Opaque"), &values);
         data_hash == self.content_hash
             && has_all(&self.labels, &meta.labels)
             && has_all(&self.annotations, &meta.annotations)
@@ -235,6 +232,21 @@ mod tests {
             vec![],
         );
         assert!(!changed.is_satisfied_by(&written));
+    }
+
+    #[test]
+    fn an_empty_secret_as_the_api_server_returns_it_satisfies_empty_content() {
+        let desired = desired_secret(
+            &owner(),
+            &TargetSecret::default(),
+            "app",
+            "Opaque",
+            data(&[]),
+            vec![],
+        );
+        let mut written = desired.to_secret("ns");
+        written.data = None;
+        assert!(desired.is_satisfied_by(&written));
     }
 
     #[test]

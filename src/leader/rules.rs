@@ -33,15 +33,17 @@ impl Observation {
         }
     }
 
-    /// Whether the observed record has gone unchanged for its own `leaseDurationSeconds`.
-    pub(super) fn expired(&self, now: Instant) -> bool {
-        let seconds = self
+    /// Whether the observed record has gone unchanged for its own `leaseDurationSeconds` (or
+    /// `fallback` when the record has none: a holder is never presumed dead at once).
+    pub(super) fn expired(&self, now: Instant, fallback: Duration) -> bool {
+        let duration = self
             .record
             .as_ref()
             .and_then(|r| r.lease_duration_seconds)
-            .unwrap_or(0);
-        let seconds = u64::try_from(seconds).unwrap_or(0);
-        now >= self.at + Duration::from_secs(seconds)
+            .and_then(|s| u64::try_from(s).ok())
+            .filter(|s| *s > 0)
+            .map_or(fallback, Duration::from_secs);
+        now >= self.at + duration
     }
 }
 

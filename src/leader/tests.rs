@@ -250,18 +250,18 @@ fn expiry_is_timed_from_when_the_record_last_changed_locally() {
     let mut seen = Observation::new(start);
     let record = held_by("other");
     seen.update(Some(&record), start);
-    assert!(!seen.expired(start + Duration::from_secs(14)));
+    assert!(!seen.expired(start + Duration::from_secs(14), Duration::from_secs(99)));
     // The same record again does not restart the clock...
     seen.update(Some(&record), start + Duration::from_secs(10));
-    assert!(seen.expired(start + Duration::from_secs(15)));
+    assert!(seen.expired(start + Duration::from_secs(15), Duration::from_secs(99)));
     // ...a renewed one does.
     let renewed = LeaseSpec {
         renew_time: Some(MicroTime(at(20))),
         ..record
     };
     seen.update(Some(&renewed), start + Duration::from_secs(15));
-    assert!(!seen.expired(start + Duration::from_secs(29)));
-    assert!(seen.expired(start + Duration::from_secs(30)));
+    assert!(!seen.expired(start + Duration::from_secs(29), Duration::from_secs(99)));
+    assert!(seen.expired(start + Duration::from_secs(30), Duration::from_secs(99)));
 }
 
 #[test]
@@ -405,6 +405,33 @@ async fn leadership_is_lost_at_once_when_another_holder_takes_the_lease() {
     leader.lost().await;
     assert!(stolen.elapsed() <= RETRY, "took {:?}", stolen.elapsed());
     assert_eq!(leader_gauge(&metrics), "0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn leadership_is_lost_when_the_lease_is_deleted_and_not_recreated_by_the_leader() {
+    let store = Arc::new(FakeLeases::default());
+    let (a, metrics) = elector(&store, "a");
+    let leader = a.acquire().await;
+    *store.lease.lock().unwrap() = None;
+    let deleted = Instant::now();
+    leader.lost().await;
+    assert!(deleted.elapsed() <= RETRY, "took {:?}", deleted.elapsed());
+    assert_eq!(leader_gauge(&metrics), "0");
+    assert!(
+        store.lease.lock().unwrap().is_none(),
+        "a standby may create it"
+    );
+}
+
+#[test]
+fn a_record_without_a_duration_is_not_presumed_dead() {
+    let start = Instant::now();
+    let mut seen = Observation::new(start);
+    let mut spec = held_by("b");
+    spec.lease_duration_seconds = None;
+    seen.update(Some(&spec), start);
+    assert!(!seen.expired(start + Duration::from_secs(5), Duration::from_secs(15)));
+    assert!(seen.expired(start + Duration::from_secs(15), Duration::from_secs(15)));
 }
 
 #[tokio::test(start_paused = true)]

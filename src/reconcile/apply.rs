@@ -51,6 +51,35 @@ pub async fn apply(
             })?;
         return Ok(Applied::Updated);
     }
+    if let Some(existing) = existing.filter(|e| has_foreign_keys(e, desired)) {
+        // Server-side apply never removes keys another manager added (kubectl edit, say): the
+        // Secret would never match. Write the exact data once, keeping others' metadata.
+        let mut replacement = existing.clone();
+        let wanted = desired.to_secret(namespace);
+        replacement.data = wanted.data;
+        replacement.string_data = None;
+        let meta = &mut replacement.metadata;
+        meta.labels
+            .get_or_insert_with(Default::default)
+            .extend(desired.labels.clone());
+        meta.annotations
+            .get_or_insert_with(Default::default)
+            .extend(desired.annotations.clone());
+        meta.owner_references = wanted.metadata.owner_references;
+        meta.managed_fields = None;
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        secrets
+            .replace(&desired.name, &params, &replacement)
+            .await
+            .map_err(|source| SyncError::Kubernetes {
+                action: "apply the Secret without foreign keys",
+                source,
+            })?;
+        return Ok(Applied::Updated);
+    }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     secrets
         .patch(
@@ -68,4 +97,13 @@ pub async fn apply(
     } else {
         Applied::Created
     })
+}
+
+/// Whether `existing` holds keys the desired Secret does not.
+fn has_foreign_keys(existing: &Secret, desired: &DesiredSecret) -> bool {
+    existing
+        .data
+        .iter()
+        .flatten()
+        .any(|(key, _)| !desired.data.contains_key(key))
 }

@@ -34,8 +34,11 @@ pub struct Outcome<'a> {
     pub secret_name: String,
     /// Force-refresh value to record.
     pub force_refresh: Option<String>,
-    /// Refresh interval.
+    /// Delay until the next vault read after a success.
     pub interval: Duration,
+    /// Spread applied to `interval` (±fraction): 0 when it is a deadline such as a certificate's
+    /// renewal window, which must not be overshot.
+    pub jitter: f64,
     /// When the reconcile started.
     pub started: Instant,
     /// Whether this attempt read the vault (so the schedule moves on).
@@ -78,7 +81,7 @@ pub async fn finish(
                 last_force_refresh: outcome.force_refresh.clone(),
             };
             let delay = if outcome.vault_read {
-                requeue::jitter(outcome.interval, 0.1)
+                requeue::jitter(outcome.interval, outcome.jitter)
             } else {
                 ctx.schedule.get(key).due.map_or(outcome.interval, |d| {
                     d.saturating_duration_since(Instant::now())
@@ -242,7 +245,7 @@ pub(super) async fn publish(
     let event = Event {
         type_,
         reason: reason.to_string(),
-        note: Some(note.chars().take(1000).collect()),
+        note: Some(truncate_bytes(note, 1000).to_string()),
         action: "Sync".to_string(),
         secondary: None,
     };
@@ -254,4 +257,26 @@ pub(super) async fn publish(
 fn rfc3339_after(delay: Duration) -> String {
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(delay.as_secs() as i64);
     at.to_string()
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary (the API limits Event notes in
+/// bytes).
+fn truncate_bytes(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn notes_are_cut_in_bytes_at_a_character_boundary() {
+        let text = "é".repeat(600);
+        let cut = super::truncate_bytes(&text, 1000);
+        assert_eq!(cut.len(), 1000);
+        assert_eq!(super::truncate_bytes("ab", 1000), "ab");
+        assert_eq!(super::truncate_bytes("aé", 2), "a");
+    }
 }

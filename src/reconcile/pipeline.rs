@@ -82,7 +82,8 @@ impl<K: Synced> Plan<K> {
         self.entry.last_desired.as_ref().filter(|_| !self.due)
     }
 
-    /// The facts `outcome::finish` needs, with `interval` as the refresh delay.
+    /// The facts `outcome::finish` needs, with `interval` as the refresh delay: spread by ±10 %
+    /// when it is the spec's interval, exact when a kind shortened it to meet a deadline.
     pub fn outcome<'a>(&'a self, resource: &'a K, interval: Duration) -> Outcome<'a> {
         let status = self.previous.as_ref().map(K::sync_part);
         Outcome {
@@ -97,6 +98,7 @@ impl<K: Synced> Plan<K> {
                 .clone()
                 .or_else(|| status.and_then(|s| s.last_force_refresh.clone())),
             interval,
+            jitter: if interval < self.interval { 0.0 } else { 0.1 },
             started: self.started,
             vault_read: self.due || self.entry.last_desired.is_none(),
         }
@@ -144,6 +146,29 @@ pub async fn recheck<K: Synced>(
     let adopt = guard(resource, existing.as_ref())?;
     let applied = apply(&ctx.client, &key.namespace, last, existing.as_ref(), adopt).await?;
     Ok((last.clone(), applied))
+}
+
+/// After a failed sync: if the Secret was deleted or edited meanwhile, put back what was last
+/// written (from memory, no vault read), so a vault or identity outage never leaves it gone.
+/// Only while the spec is the one that write was made for.
+pub async fn restore_after_failure<K: Synced>(resource: &K, ctx: &Context, plan: &Plan<K>) {
+    let Some(last) = plan.entry.last_desired.as_ref() else {
+        return;
+    };
+    if plan.entry.generation != resource.meta().generation {
+        return;
+    }
+    match recheck(resource, ctx, &plan.key, last).await {
+        Ok((_, Applied::Unchanged)) => {}
+        Ok(_) => tracing::info!(
+            kind = K::KIND,
+            namespace = %plan.key.namespace,
+            name = %plan.key.name,
+            secret = %last.name,
+            "restored the Secret from the last sync while the sync is failing"
+        ),
+        Err(err) => tracing::debug!(error = %err, "could not restore the Secret"),
+    }
 }
 
 /// What a due sync starts from: the reader, the existing Secret, and whether writing it adopts

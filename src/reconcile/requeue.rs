@@ -48,9 +48,9 @@ pub fn after_failure(retry: Retry, failures: u32) -> Duration {
         .min(BACKOFF_MAX);
     match retry {
         Retry::Backoff => jitter(exponential, 0.2),
-        Retry::After(after) => {
-            after.max(Duration::from_secs(1)) + jitter(Duration::from_secs(1), 0.5)
-        }
+        Retry::After(after) => after
+            .clamp(Duration::from_secs(1), BACKOFF_MAX)
+            .saturating_add(jitter(Duration::from_secs(1), 0.5)),
         Retry::WaitForChange => WAIT_FOR_CHANGE_RECHECK,
     }
 }
@@ -75,5 +75,7 @@ mod tests {
         assert!(later >= Duration::from_secs(32) && later <= Duration::from_secs(48));
         assert!(after_failure(Retry::Backoff, 50) <= Duration::from_secs(360));
         assert!(after_failure(Retry::After(Duration::from_secs(7)), 1) >= Duration::from_secs(7));
+        let absurd = after_failure(Retry::After(Duration::MAX), 1);
+        assert!(absurd <= BACKOFF_MAX + Duration::from_secs(2), "{absurd:?}");
     }
 }

@@ -49,14 +49,17 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// A copy of the entry (default when unknown).
+    /// A copy of the entry (default when unknown). A new uid under a known name means the old
+    /// object was deleted and re-created: what was kept for it (values included) is dropped.
     pub fn get(&self, key: &ObjectKey) -> Entry {
-        self.entries
-            .lock()
-            .expect("poisoned")
-            .get(key)
-            .cloned()
-            .unwrap_or_default()
+        let mut entries = self.entries.lock().expect("poisoned");
+        if let Some(entry) = entries.get(key) {
+            return entry.clone();
+        }
+        entries.retain(|k, _| {
+            !(k.kind == key.kind && k.namespace == key.namespace && k.name == key.name)
+        });
+        Entry::default()
     }
 
     /// Updates the entry in place.
@@ -81,5 +84,29 @@ impl Schedule {
             .iter()
             .filter(|(k, e)| k.kind == kind && e.last_desired.is_some())
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(uid: &str) -> ObjectKey {
+        ObjectKey {
+            kind: "VaultSecret",
+            namespace: "ns".into(),
+            name: "app".into(),
+            uid: uid.into(),
+        }
+    }
+
+    #[test]
+    fn a_recreated_object_drops_what_was_kept_for_the_old_one() {
+        let schedule = Schedule::default();
+        schedule.update(&key("old"), |e| e.failures = 3);
+        assert_eq!(schedule.get(&key("old")).failures, 3);
+        assert_eq!(schedule.get(&key("new")).failures, 0);
+        schedule.update(&key("new"), |e| e.failures = 1);
+        assert_eq!(schedule.entries.lock().unwrap().len(), 1);
     }
 }

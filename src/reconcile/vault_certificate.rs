@@ -21,7 +21,7 @@ use crate::crd::{
     VaultCertificateStatus,
 };
 use crate::desired::certificate::{
-    self as cert, KEYSTORE_PASSWORD_VERSION_ANNOTATION, TLS_CRT, TLS_SECRET_TYPE, reusable_data,
+    self as cert, BUILD_ANNOTATION, TLS_CRT, TLS_SECRET_TYPE, reusable_data,
 };
 use crate::desired::secret::{DesiredSecret, desired_secret};
 use crate::vault::VaultError;
@@ -62,7 +62,13 @@ pub async fn reconcile(
                 applied,
                 converted: None,
             }),
-        None => sync(&resource, &ctx, &plan, &previous).await,
+        None => {
+            let result = sync(&resource, &ctx, &plan, &previous).await;
+            if result.is_err() {
+                pipeline::restore_after_failure(resource.as_ref(), &ctx, &plan).await;
+            }
+            result
+        }
     };
     let (result, converted) = match result {
         Ok(done) => (Ok((done.desired, done.applied)), done.converted),
@@ -181,14 +187,15 @@ async fn sync(
         }));
     }
     let password = keystore_password(ctx, resource).await?;
-    let password_version = password.as_ref().map(|p| p.version.clone());
+    let stamp = cert::build_stamp(
+        &found.version,
+        spec,
+        password.as_ref().map(|p| p.version.as_str()),
+    );
     let mut target = spec.target.clone();
-    if let Some(version) = &password_version {
-        target.annotations.insert(
-            KEYSTORE_PASSWORD_VERSION_ANNOTATION.to_string(),
-            version.clone(),
-        );
-    }
+    target
+        .annotations
+        .insert(BUILD_ANNOTATION.to_string(), stamp.clone());
     let owner = pipeline::owner::<VaultCertificate>(key);
     let secret_name = resource.target_name();
     let versions = vec![SyncedVersion {
@@ -200,16 +207,15 @@ async fn sync(
     let now = jiff::Timestamp::now().as_second();
 
     let current = start.existing.as_ref().filter(|_| !start.adopt);
-    if let Some(data) = current.and_then(|secret| {
-        reusable_data(
-            secret,
-            previous,
-            &found.version,
-            resource.metadata.generation,
-            password_version.as_deref(),
-            plan.force.is_some(),
-        )
-    }) {
+    // The status facts must describe this version too, or they are rebuilt from the key and chain.
+    let facts_current = previous
+        .certificate
+        .as_ref()
+        .is_some_and(|c| c.version == found.version);
+    if let Some(data) = current
+        .filter(|_| facts_current)
+        .and_then(|secret| reusable_data(secret, &stamp, plan.force.is_some()))
+    {
         // Same version, same spec: the Secret already holds this certificate. It may have
         // expired since it was written; the Secret keeps it, the status says so.
         if let Some(not_after) = previous.certificate.as_ref().and_then(cert::not_after_unix)

@@ -27,7 +27,11 @@ pub async fn reconcile(resource: Arc<VaultSecret>, ctx: Arc<Context>) -> Result<
         Some(last) => pipeline::recheck(resource.as_ref(), &ctx, &plan.key, last).await,
         None => {
             let previous = plan.previous.as_ref();
-            sync(&resource, previous, &ctx, &plan.key, plan.force.is_some()).await
+            let result = sync(&resource, previous, &ctx, &plan.key, plan.force.is_some()).await;
+            if result.is_err() {
+                pipeline::restore_after_failure(resource.as_ref(), &ctx, &plan).await;
+            }
+            result
         }
     };
     let outcome = plan.outcome(resource.as_ref(), plan.interval);

@@ -244,10 +244,12 @@ impl SharedVault {
             observer(operation, outcome_label(&result));
         }
         if let Err(VaultError::Throttled { retry_after }) = &result {
-            let pause = retry_after.unwrap_or(self.options.default_throttle_pause);
+            let pause = retry_after
+                .unwrap_or(self.options.default_throttle_pause)
+                .min(Duration::from_secs(300));
             let mut limiters = self.limiters.lock().expect("poisoned");
             if let Some(limiter) = limiters.get_mut(&vault) {
-                limiter.closed_until = Some(Instant::now() + pause);
+                limiter.closed_until = Instant::now().checked_add(pause);
             }
         }
         result

@@ -152,6 +152,10 @@ fn restricted_render_grants_access_only_in_the_watched_namespaces() {
 
     let deployment = find(&objects, "Deployment", "rel-vaultsync", Some("ops"));
     assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(
+        deployment["spec"]["strategy"]["type"], "Recreate",
+        "without leader election an update must not overlap two operators"
+    );
     let args = container_args(deployment);
     for expected in [
         "--namespace=team-a,team-b",

@@ -84,7 +84,15 @@ fn first_line(text: &str) -> String {
         .collect()
 }
 
+/// Longest Retry-After honoured: a broken or hostile header must not pause a vault for days or
+/// overflow a deadline.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
 fn retry_after(headers: &azure_core::http::headers::Headers) -> Option<Duration> {
+    raw_retry_after(headers).map(|after| after.min(MAX_RETRY_AFTER))
+}
+
+fn raw_retry_after(headers: &azure_core::http::headers::Headers) -> Option<Duration> {
     for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
         if let Some(ms) = headers
             .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
