@@ -125,7 +125,11 @@ async fn main() {
         "text",
     ])
     .unwrap_or_else(|e| fail(&e.to_string()));
-    vaultsync::telemetry::init_logging(vaultsync::telemetry::LogFormat::Text, "warn");
+    // The control plane stops under the operator at exit: its reconnect noise is not news.
+    vaultsync::telemetry::init_logging(
+        vaultsync::telemetry::LogFormat::Text,
+        "warn,kube_client=off",
+    );
     let operator = tokio::spawn(vaultsync::controller::run(config));
 
     // The CRDs may take a moment to be served.

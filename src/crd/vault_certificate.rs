@@ -29,7 +29,7 @@ use super::{SyncStatus, TargetSecret, VaultSource};
     printcolumn(name = "Secret", type_ = "string", json_path = ".status.secretName"),
     printcolumn(
         name = "Not After",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.certificate.notAfter"
     ),
     printcolumn(
