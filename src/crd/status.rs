@@ -61,10 +61,12 @@ pub struct SyncStatus {
     /// Name of the Secret written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
-    /// Last time the Secret was confirmed in sync with the vault (RFC 3339).
+    /// Last sync that changed the Secret or this status (RFC 3339). Idle refreshes that find
+    /// nothing new write nothing, so this does not move with them; the metric
+    /// `vaultsync_last_sync_timestamp_seconds` does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<String>,
-    /// When the next scheduled refresh is due (RFC 3339).
+    /// When the next refresh was due as of `lastSyncTime` (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_refresh_time: Option<String>,
     /// Vault versions behind each key of the Secret. Always written (even empty): status is
