@@ -15,7 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Client, Resource};
 
 use crate::config::RunConfig;
-use crate::crd::{Synced, VaultCertificate, VaultSecret};
+use crate::crd::Synced;
 use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
 use crate::reconcile::{
@@ -178,26 +178,28 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         };
         // Started with the controllers: a standby neither watches nor queues Secret changes.
         routes_after_election.push(watches::route(secrets, routes));
-        let (store, events) = watches::resources::<VaultSecret>(&client, scope);
-        resource_stores.push(ready(store.clone()));
-        controllers.push(Box::pin(
-            Controller::for_stream(events, store)
-                .with_config(ControllerConfig::default().concurrency(config.concurrency))
-                .reconcile_on(vs_rx)
-                .graceful_shutdown_on(wait_for(stop_rx.clone()))
-                .run(vault_secret::reconcile, error_policy, ctx.clone())
-                .for_each(forget_deleted::<VaultSecret>(ctx.clone())),
-        ));
-        let (store, events) = watches::resources::<VaultCertificate>(&client, scope);
-        resource_stores.push(ready(store.clone()));
-        controllers.push(Box::pin(
-            Controller::for_stream(events, store)
-                .with_config(ControllerConfig::default().concurrency(config.concurrency))
-                .reconcile_on(vc_rx)
-                .graceful_shutdown_on(wait_for(stop_rx.clone()))
-                .run(vault_certificate::reconcile, error_policy, ctx.clone())
-                .for_each(forget_deleted::<VaultCertificate>(ctx.clone())),
-        ));
+        let (run, ready) = controller(
+            &client,
+            scope,
+            vs_rx,
+            vault_secret::reconcile,
+            &ctx,
+            config.concurrency,
+            &stop_rx,
+        );
+        controllers.push(run);
+        resource_stores.push(ready);
+        let (run, ready) = controller(
+            &client,
+            scope,
+            vc_rx,
+            vault_certificate::reconcile,
+            &ctx,
+            config.concurrency,
+            &stop_rx,
+        );
+        controllers.push(run);
+        resource_stores.push(ready);
     }
 
     let ready_health = health.clone();
@@ -226,6 +228,40 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = server.await;
     tracing::info!("vaultsync stopped");
     Ok(())
+}
+
+/// The controller of kind `K` in `scope`, also triggered by `routed` (changes to its Secrets),
+/// and a future that ends when its cache is filled.
+fn controller<K, Reconcile, ReconcileFut>(
+    client: &Client,
+    scope: &Scope,
+    routed: futures::channel::mpsc::UnboundedReceiver<ObjectRef<K>>,
+    reconcile: Reconcile,
+    ctx: &Arc<Context>,
+    concurrency: u16,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>)
+where
+    K: Synced
+        + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    Reconcile: FnMut(Arc<K>, Arc<Context>) -> ReconcileFut + Send + 'static,
+    ReconcileFut: std::future::Future<Output = Result<Action, SyncError>> + Send + 'static,
+{
+    let (store, events) = watches::resources::<K>(client, scope);
+    let filled = ready(store.clone());
+    let run = Controller::for_stream(events, store)
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .reconcile_on(routed)
+        .graceful_shutdown_on(wait_for(stop.clone()))
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(forget_deleted::<K>(ctx.clone()));
+    (Box::pin(run), filled)
 }
 
 fn ready<K>(store: kube::runtime::reflector::Store<K>) -> BoxFuture<'static, ()>

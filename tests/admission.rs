@@ -21,7 +21,12 @@ async fn namespace() -> String {
 }
 
 fn assert_rejected(ns: &str, spec: &str, expected: &str) {
-    let out = kubectl_apply(&vault_secret(ns, "bad", spec));
+    assert_refused(&vault_secret(ns, "bad", spec), spec, expected);
+}
+
+/// `manifest` (made from `spec`) is refused with a message containing `expected`.
+fn assert_refused(manifest: &str, spec: &str, expected: &str) {
+    let out = kubectl_apply(manifest);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "accepted an invalid spec:\n{spec}");
     assert!(
@@ -123,13 +128,7 @@ fn vault_certificate(ns: &str, name: &str, spec: &str) -> String {
 }
 
 fn assert_certificate_rejected(ns: &str, spec: &str, expected: &str) {
-    let out = kubectl_apply(&vault_certificate(ns, "bad", spec));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "accepted an invalid spec:\n{spec}");
-    assert!(
-        stderr.contains(expected),
-        "message for\n{spec}\nwas: {stderr}\nexpected to contain: {expected}"
-    );
+    assert_refused(&vault_certificate(ns, "bad", spec), spec, expected);
 }
 
 #[tokio::test]

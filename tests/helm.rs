@@ -13,6 +13,7 @@ mod operator;
 mod rbac;
 #[path = "helm/render.rs"]
 mod render;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use support::certs::condition;
 use support::pki::{self, Alg, SERVER_NAME, handshake, openssl, pem_bundle, pfx};
 use support::world::{Tenant, tenant, world};
+use vaultsync::crd::VaultCertificate;
 
 const SYNC: Duration = Duration::from_secs(60);
 
@@ -131,7 +132,7 @@ async fn rsa_pfx_uploaded_out_of_order_serves_a_verified_tls_handshake() {
     );
     let scraped = metrics();
     assert!(scraped.contains(&metric), "expiry metric missing: {metric}");
-    t.assert_nothing_leaks(&[&key_body(&chain.key_pem)]).await;
+    t.assert_no_leak(&[&key_body(&chain.key_pem)]).await;
 }
 
 #[tokio::test]
@@ -187,7 +188,7 @@ async fn ec_pem_shuffled_with_sec1_key_root_ca_and_keystore() {
         .output()
         .unwrap();
     assert!(!wrong.status.success());
-    t.assert_nothing_leaks(&[password, &key_body(&chain.key_pem)])
+    t.assert_no_leak(&[password, &key_body(&chain.key_pem)])
         .await;
 }
 
@@ -220,9 +221,14 @@ async fn incomplete_chain_is_a_warning_condition_and_the_secret_still_syncs() {
     );
     t.apply_certificate("partial", "  certificate:\n    name: partial\n");
     let ready = t
-        .wait_certificate("partial", "ChainValid False", SYNC, |c| {
-            condition(c, "ChainValid").is_some_and(|c| c.reason == "ChainIncomplete")
-        })
+        .wait_for(
+            "partial",
+            "ChainValid False",
+            SYNC,
+            |c: &VaultCertificate| {
+                condition(c, "ChainValid").is_some_and(|c| c.reason == "ChainIncomplete")
+            },
+        )
         .await;
     assert_eq!(condition(&ready, "Ready").unwrap().reason, "Synced");
     let message = &condition(&ready, "ChainValid").unwrap().message;
@@ -261,7 +267,7 @@ async fn renewal_reaches_the_secret_within_an_interval_and_clears_expiring_soon(
         "  certificate:\n    name: site\n  refreshInterval: 30s\n  renewBefore: 720h\n",
     );
     let expiring = t
-        .wait_certificate("site", "ExpiringSoon True", SYNC, |c| {
+        .wait_for("site", "ExpiringSoon True", SYNC, |c: &VaultCertificate| {
             condition(c, "ExpiringSoon").is_some_and(|c| c.reason == "CertificateExpiringSoon")
         })
         .await;
@@ -293,11 +299,11 @@ async fn renewal_reaches_the_secret_within_an_interval_and_clears_expiring_soon(
     );
     assert_ne!(first, second);
     let done = t
-        .wait_certificate(
+        .wait_for(
             "site",
             "the renewed version",
             Duration::from_secs(45),
-            |c| {
+            |c: &VaultCertificate| {
                 c.status
                     .as_ref()
                     .and_then(|s| s.certificate.as_ref())
@@ -385,7 +391,7 @@ async fn bad_inputs_have_precise_reasons_and_keep_the_last_good_data() {
     ];
     for (i, (reason, break_it)) in cases.iter().enumerate() {
         break_it();
-        t.force_certificate_refresh("tls", &format!("bad-{i}"));
+        t.force_refresh("vaultcertificate", "tls", &format!("bad-{i}"));
         let failed = t.wait_certificate_reason("tls", reason, SYNC).await;
         let message = &condition(&failed, "Ready").unwrap().message;
         assert!(message.contains("keeps its last synced data"), "{message}");
@@ -405,6 +411,6 @@ async fn bad_inputs_have_precise_reasons_and_keep_the_last_good_data() {
     );
     t.wait_certificate_reason("nopw", "KeystorePasswordUnavailable", SYNC)
         .await;
-    t.assert_nothing_leaks(&[&key_body(&good.key_pem), &key_body(&other.key_pem)])
+    t.assert_no_leak(&[&key_body(&good.key_pem), &key_body(&other.key_pem)])
         .await;
 }

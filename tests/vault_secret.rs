@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use support::kubectl;
-use support::world::{Tenant, service_account, tenant, world};
+use support::world::{service_account, tenant, world};
 use vaultsync::crd::VaultSecret;
 use vaultsync_emulator::Fault;
 
@@ -21,26 +21,6 @@ fn items(pairs: &[(&str, &str)]) -> String {
         out.push_str(&format!("  - key: '{key}'\n    name: '{name}'\n"));
     }
     out
-}
-
-fn force_refresh(t: &Tenant, name: &str, value: &str) {
-    let out = kubectl(
-        &[
-            "annotate",
-            "--overwrite",
-            "vaultsecret",
-            name,
-            "-n",
-            &t.ns,
-            &format!("vaultsync.dev/force-refresh={value}"),
-        ],
-        "",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test]
@@ -157,7 +137,7 @@ async fn rotation_reaches_secret_within_interval_and_force_refresh_is_immediate(
     assert!(vs.status.unwrap().versions.iter().any(|v| v.version == v2));
 
     t.set("token", "tok-v3-cc33");
-    force_refresh(&t, "app", "1");
+    t.force_refresh("vaultsecret", "app", "1");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while t.secret_data("app").await.unwrap()["token"] != "tok-v3-cc33" {
         assert!(
@@ -200,7 +180,7 @@ async fn vault_outage_keeps_data_reports_reason_and_recovers() {
     {
         control.set_fault(&t.vault, fault);
         t.set("conn", &format!("conn-new-{n}"));
-        force_refresh(&t, "app", &format!("outage-{n}"));
+        t.force_refresh("vaultsecret", "app", &format!("outage-{n}"));
         let failed = t.wait_reason("app", reason, SYNC).await;
         let ready = failed
             .status
@@ -295,7 +275,7 @@ async fn each_failure_has_its_own_reason_and_loses_nothing() {
     t.apply("revoked", &items(&[("a", "present")]));
     t.wait_reason("revoked", "Synced", SYNC).await;
     world().control().revoke_roles(&t.client_id, &t.vault);
-    force_refresh(&t, "revoked", "after-revoke");
+    t.force_refresh("vaultsecret", "revoked", "after-revoke");
     t.wait_reason("revoked", "Forbidden", SYNC).await;
     assert_eq!(
         t.secret_data("revoked").await.unwrap()["a"],

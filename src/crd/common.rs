@@ -81,3 +81,8 @@ pub struct TargetSecret {
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
+
+/// The refresh interval both kinds default to.
+pub(super) fn default_refresh_interval() -> String {
+    "1h".to_string()
+}

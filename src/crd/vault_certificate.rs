@@ -53,7 +53,7 @@ pub struct VaultCertificateSpec {
     /// How often to check the vault for a new certificate version (Key Vault auto-renewal), as a
     /// Go-style duration between 30s and 168h. The check reads certificate metadata only; key and
     /// chain are read again only when the version changed.
-    #[serde(default = "default_refresh_interval")]
+    #[serde(default = "super::common::default_refresh_interval")]
     #[schemars(
         regex(pattern = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
         length(min = 2, max = 16)
@@ -70,10 +70,6 @@ pub struct VaultCertificateSpec {
     )]
     #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('1m') && duration(self) <= duration('8760h')").message("renewBefore must be a duration between 1m and 8760h, for example 720h (30 days)"))]
     pub renew_before: String,
-}
-
-fn default_refresh_interval() -> String {
-    "1h".to_string()
 }
 
 fn default_renew_before() -> String {

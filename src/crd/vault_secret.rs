@@ -56,17 +56,13 @@ pub struct VaultSecretSpec {
     /// How often to check the vault for new versions, as a Go-style duration between 30s and
     /// 168h (for example `1h`, `15m`, `90s`). Refreshes are jittered so that many resources do not
     /// hit the vault in lockstep.
-    #[serde(default = "default_refresh_interval")]
+    #[serde(default = "super::common::default_refresh_interval")]
     #[schemars(
         regex(pattern = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
         length(min = 2, max = 16)
     )]
     #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('30s') && duration(self) <= duration('168h')").message("refreshInterval must be a duration between 30s and 168h, for example 1h or 15m"))]
     pub refresh_interval: String,
-}
-
-fn default_refresh_interval() -> String {
-    "1h".to_string()
 }
 
 /// One Secret key filled from one vault secret.

@@ -35,9 +35,7 @@ pub async fn apply(
         return Ok(Applied::Unchanged);
     }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    if adopt && let Some(existing) = existing {
-        let mut replacement = desired.to_secret(namespace);
-        replacement.metadata.resource_version = existing.metadata.resource_version.clone();
+    if let Some((replacement, action)) = replacement(namespace, desired, existing, adopt) {
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
             ..Default::default()
@@ -45,39 +43,7 @@ pub async fn apply(
         secrets
             .replace(&desired.name, &params, &replacement)
             .await
-            .map_err(|source| SyncError::Kubernetes {
-                action: "apply the adopted Secret",
-                source,
-            })?;
-        return Ok(Applied::Updated);
-    }
-    if let Some(existing) = existing.filter(|e| has_foreign_keys(e, desired)) {
-        // Server-side apply never removes keys another manager added (kubectl edit, say): the
-        // Secret would never match. Write the exact data once, keeping others' metadata.
-        let mut replacement = existing.clone();
-        let wanted = desired.to_secret(namespace);
-        replacement.data = wanted.data;
-        replacement.string_data = None;
-        let meta = &mut replacement.metadata;
-        meta.labels
-            .get_or_insert_with(Default::default)
-            .extend(desired.labels.clone());
-        meta.annotations
-            .get_or_insert_with(Default::default)
-            .extend(desired.annotations.clone());
-        meta.owner_references = wanted.metadata.owner_references;
-        meta.managed_fields = None;
-        let params = PostParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
-            ..Default::default()
-        };
-        secrets
-            .replace(&desired.name, &params, &replacement)
-            .await
-            .map_err(|source| SyncError::Kubernetes {
-                action: "apply the Secret without foreign keys",
-                source,
-            })?;
+            .map_err(|source| SyncError::Kubernetes { action, source })?;
         return Ok(Applied::Updated);
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -97,6 +63,40 @@ pub async fn apply(
     } else {
         Applied::Created
     })
+}
+
+/// The whole Secret to write (with the existing `resourceVersion`) when server-side apply cannot
+/// reach the desired state, and the action for errors; `None` when a patch will do.
+fn replacement(
+    namespace: &str,
+    desired: &DesiredSecret,
+    existing: Option<&Secret>,
+    adopt: bool,
+) -> Option<(Secret, &'static str)> {
+    let existing = existing?;
+    let mut wanted = desired.to_secret(namespace);
+    if adopt {
+        wanted.metadata.resource_version = existing.metadata.resource_version.clone();
+        return Some((wanted, "apply the adopted Secret"));
+    }
+    if !has_foreign_keys(existing, desired) {
+        return None;
+    }
+    // Server-side apply never removes keys another manager added (kubectl edit, say): the Secret
+    // would never match. Write the exact data once, keeping others' metadata.
+    let mut replacement = existing.clone();
+    replacement.data = wanted.data;
+    replacement.string_data = None;
+    let meta = &mut replacement.metadata;
+    meta.labels
+        .get_or_insert_with(Default::default)
+        .extend(desired.labels.clone());
+    meta.annotations
+        .get_or_insert_with(Default::default)
+        .extend(desired.annotations.clone());
+    meta.owner_references = wanted.metadata.owner_references;
+    meta.managed_fields = None;
+    Some((replacement, "apply the Secret without foreign keys"))
 }
 
 /// Whether `existing` holds keys the desired Secret does not.

@@ -4,12 +4,8 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::apply::Applied;
 use super::status::{differs, now_rfc3339, ready, with_ready};
@@ -209,29 +205,6 @@ pub async fn finish(
             )
         }
     }
-}
-
-/// Merge-patches the status subresource.
-pub async fn write_status<K, S>(api: &Api<K>, name: &str, status: S) -> Result<(), SyncError>
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-    S: Serialize + std::fmt::Debug,
-{
-    #[derive(Debug, Serialize)]
-    struct Body<S> {
-        status: S,
-    }
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(Body { status }),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|source| SyncError::Kubernetes {
-        action: "write status",
-        source,
-    })
 }
 
 /// Publishes an Event about `reference`, logging (not failing) when the API refuses it.

@@ -115,9 +115,22 @@ where
     K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
+    #[derive(Debug, serde::Serialize)]
+    struct Body<S> {
+        status: S,
+    }
     let remembered = serde_json::to_value(&status).ok();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &key.namespace);
-    super::outcome::write_status(&api, &key.name, status).await?;
+    api.patch_status(
+        &key.name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(Body { status }),
+    )
+    .await
+    .map_err(|source| SyncError::Kubernetes {
+        action: "write status",
+        source,
+    })?;
     ctx.schedule
         .update(key, |entry| entry.last_status = remembered);
     Ok(())

@@ -18,14 +18,14 @@ use super::status::{condition, differs, now_rfc3339, set_condition};
 use super::{Context, SyncError, reason, requeue};
 use crate::crd::{
     CertificateStatus, ConditionStatus, Synced, SyncedVersion, VaultCertificate,
-    VaultCertificateStatus,
+    VaultCertificateSpec, VaultCertificateStatus,
 };
 use crate::desired::certificate::{
     self as cert, BUILD_ANNOTATION, TLS_CRT, TLS_SECRET_TYPE, reusable_data,
 };
 use crate::desired::secret::{DesiredSecret, desired_secret};
-use crate::vault::VaultError;
-use vaultsync_tls::{BackingFormat, ChainWarning, TlsError};
+use crate::vault::{CertificateBundle, VaultAccess, VaultError};
+use vaultsync_tls::{BackingFormat, ChainWarning, TlsBundle, TlsError};
 
 /// Kind name used in keys, labels and metrics.
 pub const KIND: &str = <VaultCertificate as Synced>::KIND;
@@ -212,36 +212,66 @@ async fn sync(
         .certificate
         .as_ref()
         .is_some_and(|c| c.version == found.version);
-    if let Some(data) = current
+    let reused = current
         .filter(|_| facts_current)
-        .and_then(|secret| reusable_data(secret, &stamp, plan.force.is_some()))
-    {
-        // Same version, same spec: the Secret already holds this certificate. It may have
-        // expired since it was written; the Secret keeps it, the status says so.
-        if let Some(not_after) = previous.certificate.as_ref().and_then(cert::not_after_unix)
-            && now > not_after
-        {
-            return Err(TlsError::Expired {
-                not_after_unix: not_after,
+        .and_then(|secret| reusable_data(secret, &stamp, plan.force.is_some()));
+    let (data, converted) = match reused {
+        Some(data) => {
+            // Same build: the Secret already holds this certificate. It may have expired since
+            // it was written; the Secret keeps it, the status says so.
+            if let Some(not_after) = previous.certificate.as_ref().and_then(cert::not_after_unix)
+                && now > not_after
+            {
+                return Err(TlsError::Expired {
+                    not_after_unix: not_after,
+                }
+                .into());
             }
-            .into());
+            (data, None)
         }
-        let desired = desired_secret(
-            &owner,
-            &target,
-            &secret_name,
-            TLS_SECRET_TYPE,
-            data,
-            versions,
-        );
-        let applied = apply(&ctx.client, &key.namespace, &desired, current, false).await?;
-        return Ok(Attempt {
-            desired,
-            applied,
-            converted: None,
-        });
-    }
+        None => {
+            let password = password.map(|p| p.value);
+            let bundle = read_and_convert(ctx, access, &found, spec, now, password).await?;
+            let keystore_key = spec.output.pkcs12.as_ref().map(|p| p.key.as_str());
+            let converted = Converted {
+                certificate: cert::certificate_status(&bundle.info, &found.version),
+                warnings: bundle.warnings.clone(),
+            };
+            (cert::tls_data(&bundle, keystore_key), Some(converted))
+        }
+    };
+    let desired = desired_secret(
+        &owner,
+        &target,
+        &secret_name,
+        TLS_SECRET_TYPE,
+        data,
+        versions,
+    );
+    let applied = apply(
+        &ctx.client,
+        &key.namespace,
+        &desired,
+        start.existing.as_ref(),
+        start.adopt,
+    )
+    .await?;
+    Ok(Attempt {
+        desired,
+        applied,
+        converted,
+    })
+}
 
+/// Reads the certificate's backing secret (key and chain) and converts it to TLS files.
+async fn read_and_convert(
+    ctx: &Context,
+    access: &VaultAccess,
+    found: &CertificateBundle,
+    spec: &VaultCertificateSpec,
+    now: i64,
+    password: Option<String>,
+) -> Result<TlsBundle, SyncError> {
     let backing = ctx
         .vault
         .get_secret(access, &found.secret_name, Some(&found.secret_version))
@@ -262,34 +292,8 @@ async fn sync(
         .value
         .expose_str()
         .ok_or_else(|| SyncError::CertificateFormat(backing.content_type.clone()))?;
-    let options = cert::convert_options(spec, now, password.map(|p| p.value));
-    let bundle = vaultsync_tls::convert(text, format, &options)?;
-    let keystore_key = spec.output.pkcs12.as_ref().map(|p| p.key.as_str());
-    let data = cert::tls_data(&bundle, keystore_key);
-    let desired = desired_secret(
-        &owner,
-        &target,
-        &secret_name,
-        TLS_SECRET_TYPE,
-        data,
-        versions,
-    );
-    let applied = apply(
-        &ctx.client,
-        &key.namespace,
-        &desired,
-        start.existing.as_ref(),
-        start.adopt,
-    )
-    .await?;
-    Ok(Attempt {
-        desired,
-        applied,
-        converted: Some(Converted {
-            certificate: cert::certificate_status(&bundle.info, &found.version),
-            warnings: bundle.warnings.clone(),
-        }),
-    })
+    let options = cert::convert_options(spec, now, password);
+    Ok(vaultsync_tls::convert(text, format, &options)?)
 }
 
 /// The keystore password and the version of the Secret holding it.

@@ -1,8 +1,6 @@
 //! `helm install` into the shared control plane (no `--wait`: it has no scheduler, pods never
 //! run) of a cluster-wide and a namespace-restricted release; every object they hold exists.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -20,20 +18,7 @@ pub struct Release {
     pub app_namespaces: Vec<String>,
 }
 
-pub fn kubectl(args: &[&str], stdin: &str) -> Output {
-    let mut child = shared()
-        .kubectl()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl starts");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    input.write_all(stdin.as_bytes()).expect("write to kubectl");
-    drop(input);
-    child.wait_with_output().expect("kubectl finishes")
-}
+pub use super::support::kubectl;
 
 pub fn kubectl_ok(args: &[&str], stdin: &str) -> String {
     let out = kubectl(args, stdin);

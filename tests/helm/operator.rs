@@ -2,45 +2,15 @@
 //! VaultSecret and a VaultCertificate, which proves the chart's RBAC is sufficient, and those
 //! credentials are refused outside what the release grants, which proves it is not excessive.
 
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use vaultsync_emulator::{
-    CertificateImport, Control, Emulator, EmulatorConfig, Permission, SecretOptions,
-};
+use vaultsync_emulator::{CertificateImport, Control, Permission, SecretOptions};
 use vaultsync_testenv::{Watchdog, guard_pid, shared};
 
 use super::install::{Release, helm_install, kubectl, kubectl_ok, new_namespace, restricted};
+use super::support::world::{TENANT, backdrop, free_metrics_addr, spawn_operator_as};
 use super::{kubeconfig_for_service_account, temp_dir, text};
-
-const TENANT: &str = "00000000-0000-0000-0000-0000000000cc";
-
-/// The emulator, trusting this control plane's ServiceAccount issuer, served by its own thread.
-fn emulator() -> &'static Emulator {
-    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-    EMULATOR.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-                let jwks = shared().jwks().await.unwrap();
-                emulator
-                    .control()
-                    .trust_issuer(shared().issuer(), &jwks)
-                    .unwrap();
-                tx.send(emulator).unwrap();
-                futures::future::pending::<()>().await;
-            });
-        });
-        rx.recv().expect("emulator thread")
-    })
-}
 
 /// An operator process; killed (with its watchdog) when dropped.
 struct Operator {
@@ -75,35 +45,10 @@ fn service_account(release: &Release) -> String {
 /// Starts the operator authenticated as the release's ServiceAccount.
 fn start_operator(release: &Release, extra: &[&str]) -> Operator {
     let kubeconfig = kubeconfig_for_service_account(&release.namespace, &service_account(release));
-    let dir = temp_dir("chart-operator");
-    let ca = dir.join("emulator-ca.pem");
-    std::fs::write(&ca, emulator().ca_pem()).unwrap();
-    let log = dir.join("operator.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let file = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_vaultsync"))
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-        .args(["--tenant-id", TENANT])
-        .args(["--authority-host", &emulator().authority_host()])
-        .arg("--extra-ca-file")
-        .arg(&ca)
-        .args(["--log-format", "text"])
-        .args(extra)
-        .env_remove("KUBECONFIG")
-        .env_remove("POD_NAMESPACE")
-        .env("RUST_LOG", "info,kube=warn")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("operator starts");
+    let log = temp_dir("chart-operator").join("operator.log");
+    let mut args = vec!["--log-format", "text"];
+    args.extend_from_slice(extra);
+    let child = spawn_operator_as(&kubeconfig, &free_metrics_addr(), &args, &[], &log);
     let guard = guard_pid(child.id()).expect("operator guard");
     Operator {
         child,
@@ -247,7 +192,7 @@ fn operator_as_the_restricted_release_service_account_syncs_and_reads_nothing_el
     let release = restricted();
     // The rbac tests use the first watched namespace; this one syncs in the second.
     let (watched, unwatched) = (&release.app_namespaces[1], &release.app_namespaces[2]);
-    let control = emulator().control();
+    let control = backdrop().emulator.control();
     let vault = format!("chartrs{}", std::process::id());
     let client_id = seed_vault(control, watched, &vault);
     let watch = format!(
@@ -255,7 +200,7 @@ fn operator_as_the_restricted_release_service_account_syncs_and_reads_nothing_el
         release.app_namespaces[0], release.app_namespaces[1]
     );
     let operator = start_operator(release, &["--namespace", &watch]);
-    apply_resources(watched, &client_id, &emulator().vault_url(&vault));
+    apply_resources(watched, &client_id, &backdrop().emulator.vault_url(&vault));
     wait_synced(&operator, watched);
     assert_synced_by_it_without_refusals(&operator, watched);
 
@@ -299,7 +244,7 @@ fn operator_as_the_default_release_service_account_elects_itself_and_syncs() {
     let release = helm_install("vaultsync-e2e", &[], vec![new_namespace("e2e")]);
     let release = &release;
     let namespace = &release.app_namespaces[0];
-    let control = emulator().control();
+    let control = backdrop().emulator.control();
     let vault = format!("chartcw{}", std::process::id());
     let client_id = seed_vault(control, namespace, &vault);
     let operator = start_operator(
@@ -310,7 +255,11 @@ fn operator_as_the_default_release_service_account_elects_itself_and_syncs() {
             &release.namespace,
         ],
     );
-    apply_resources(namespace, &client_id, &emulator().vault_url(&vault));
+    apply_resources(
+        namespace,
+        &client_id,
+        &backdrop().emulator.vault_url(&vault),
+    );
     wait_synced(&operator, namespace);
     assert_synced_by_it_without_refusals(&operator, namespace);
     let holder = kubectl_ok(

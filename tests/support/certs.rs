@@ -1,14 +1,14 @@
 //! VaultCertificate helpers on a test [`Tenant`]: import into its vault, apply, wait, read back.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use vaultsync::crd::{Condition, VaultCertificate};
 use vaultsync_emulator::CertificateImport;
 
-use super::world::{Tenant, world};
+use super::world::{Tenant, ready_reason, world};
 
 impl Tenant {
     /// Imports a PFX (empty password) into this tenant's vault, keeping the upload's chain order;
@@ -59,52 +59,6 @@ impl Tenant {
         );
     }
 
-    /// Sets the force-refresh annotation of a VaultCertificate.
-    pub fn force_certificate_refresh(&self, name: &str, value: &str) {
-        let out = super::kubectl(
-            &[
-                "annotate",
-                "--overwrite",
-                "vaultcertificate",
-                name,
-                "-n",
-                &self.ns,
-                &format!("vaultsync.dev/force-refresh={value}"),
-            ],
-            "",
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Waits until `check` holds for the VaultCertificate (and returns it).
-    pub async fn wait_certificate(
-        &self,
-        name: &str,
-        what: &str,
-        timeout: Duration,
-        check: impl Fn(&VaultCertificate) -> bool,
-    ) -> VaultCertificate {
-        let api: Api<VaultCertificate> = Api::namespaced(self.client.clone(), &self.ns);
-        let deadline = Instant::now() + timeout;
-        loop {
-            let current = api.get(name).await.unwrap();
-            if check(&current) {
-                return current;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} never reached {what}; status: {:?}\noperator log tail:\n{}",
-                current.status,
-                world().operator_log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
     /// Waits until the VaultCertificate's Ready condition has `reason`.
     pub async fn wait_certificate_reason(
         &self,
@@ -112,8 +66,8 @@ impl Tenant {
         reason: &str,
         timeout: Duration,
     ) -> VaultCertificate {
-        self.wait_certificate(name, reason, timeout, |c| {
-            condition(c, "Ready").is_some_and(|c| c.reason == reason)
+        self.wait_for(name, reason, timeout, |c: &VaultCertificate| {
+            ready_reason(c) == Some(reason)
         })
         .await
     }
@@ -155,35 +109,6 @@ impl Tenant {
             .filter_map(|l| l.split_once(' '))
             .map(|(t, r)| (t.to_string(), r.to_string()))
             .collect()
-    }
-
-    /// Fails if any of `needles` appears in the operator log, this namespace's Events, or the
-    /// status of any vaultsync resource in it.
-    pub async fn assert_nothing_leaks(&self, needles: &[&str]) {
-        let log = world().operator_log();
-        let events = super::kubectl(&["get", "events", "-n", &self.ns, "-o", "json"], "");
-        let statuses = super::kubectl(
-            &[
-                "get",
-                "vaultsecrets,vaultcertificates",
-                "-n",
-                &self.ns,
-                "-o",
-                "jsonpath={.items[*].status}",
-            ],
-            "",
-        );
-        for needle in needles {
-            assert!(!log.contains(needle), "secret material leaked into the log");
-            assert!(
-                !String::from_utf8_lossy(&events.stdout).contains(needle),
-                "secret material leaked into Events"
-            );
-            assert!(
-                !String::from_utf8_lossy(&statuses.stdout).contains(needle),
-                "secret material leaked into status"
-            );
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
-use vaultsync::crd::VaultSecret;
+use vaultsync::crd::{Synced, VaultSecret};
 use vaultsync_emulator::{Control, Emulator, EmulatorConfig, Permission, SecretOptions};
 use vaultsync_testenv::{Watchdog, guard_pid, shared, unique_namespace};
 
@@ -81,13 +81,18 @@ pub fn free_metrics_addr() -> String {
 }
 
 /// The arguments every operator under test runs with, `run` included: the shared control
-/// plane's kubeconfig, `metrics_addr`, the test tenant and the emulator as authority and CA.
+/// plane's admin kubeconfig, `metrics_addr`, the test tenant and the emulator as authority and CA.
 pub fn operator_args(metrics_addr: &str) -> Vec<String> {
+    operator_args_as(shared().kubeconfig_path(), metrics_addr)
+}
+
+/// As [`operator_args`], authenticated by `kubeconfig` instead of the admin one.
+pub fn operator_args_as(kubeconfig: &Path, metrics_addr: &str) -> Vec<String> {
     let backdrop = backdrop();
     [
         "run",
         "--kubeconfig",
-        shared().kubeconfig_path().to_str().unwrap(),
+        kubeconfig.to_str().unwrap(),
         "--metrics-addr",
         metrics_addr,
         "--tenant-id",
@@ -109,13 +114,24 @@ pub fn spawn_operator(
     envs: &[(&str, &str)],
     log: &Path,
 ) -> Child {
+    spawn_operator_as(shared().kubeconfig_path(), metrics_addr, extra, envs, log)
+}
+
+/// As [`spawn_operator`], authenticated by `kubeconfig`.
+pub fn spawn_operator_as(
+    kubeconfig: &Path,
+    metrics_addr: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+    log: &Path,
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
     Command::new(env!("CARGO_BIN_EXE_vaultsync"))
-        .args(operator_args(metrics_addr))
+        .args(operator_args_as(kubeconfig, metrics_addr))
         .args(extra)
         .env("RUST_LOG", "info,kube=warn")
         .envs(envs.iter().copied())
@@ -289,27 +305,65 @@ impl Tenant {
         );
     }
 
-    /// Waits until the Ready condition has `reason` (and returns the resource).
-    pub async fn wait_reason(&self, name: &str, reason: &str, timeout: Duration) -> VaultSecret {
-        let api: Api<VaultSecret> = Api::namespaced(self.client.clone(), &self.ns);
+    /// Waits until `check` holds for resource `name` of kind `K` (and returns it).
+    pub async fn wait_for<K>(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: Synced
+            + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), &self.ns);
         let deadline = Instant::now() + timeout;
         loop {
             let current = api.get(name).await.unwrap();
-            let ready = current
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
-                .cloned();
-            if ready.as_ref().is_some_and(|c| c.reason == reason) {
+            if check(&current) {
                 return current;
             }
             assert!(
                 Instant::now() < deadline,
-                "{name} never reached {reason}; last Ready: {ready:?}\noperator log tail:\n{}",
+                "{name} never reached {what}; status: {:?}\noperator log tail:\n{}",
+                current.sync_status(),
                 world_log_tail()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Waits until the VaultSecret's Ready condition has `reason` (and returns it).
+    pub async fn wait_reason(&self, name: &str, reason: &str, timeout: Duration) -> VaultSecret {
+        self.wait_for(name, reason, timeout, |v: &VaultSecret| {
+            ready_reason(v) == Some(reason)
+        })
+        .await
+    }
+
+    /// Sets the force-refresh annotation of `kind` (`vaultsecret`, `vaultcertificate`) `name`.
+    pub fn force_refresh(&self, kind: &str, name: &str, value: &str) {
+        let out = super::kubectl(
+            &[
+                "annotate",
+                "--overwrite",
+                kind,
+                name,
+                "-n",
+                &self.ns,
+                &format!("vaultsync.dev/force-refresh={value}"),
+            ],
+            "",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The Secret's data as strings.
@@ -328,15 +382,15 @@ impl Tenant {
         )
     }
 
-    /// Fails if any of `values` appears in the operator log, this namespace's Events, or any
-    /// VaultSecret status in it.
+    /// Fails if any of `values` appears in the operator log, this namespace's Events, or the
+    /// status of any vaultsync resource in it.
     pub async fn assert_no_leak(&self, values: &[&str]) {
         let log = WORLD.get().map(World::operator_log).unwrap_or_default();
         let events = super::kubectl(&["get", "events", "-n", &self.ns, "-o", "json"], "");
         let statuses = super::kubectl(
             &[
                 "get",
-                "vaultsecrets",
+                "vaultsecrets,vaultcertificates",
                 "-n",
                 &self.ns,
                 "-o",
@@ -359,6 +413,16 @@ impl Tenant {
             );
         }
     }
+}
+
+/// The reason of a resource's Ready condition.
+pub fn ready_reason<K: Synced>(resource: &K) -> Option<&str> {
+    resource
+        .sync_status()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.reason.as_str())
 }
 
 /// The world operator's last lines, or nothing when this binary never started it.
