@@ -240,29 +240,11 @@ fn apply_secret(t: &Tenant, name: &str) {
 }
 
 fn force_refresh(t: &Tenant, name: &str) {
-    let out = kubectl(
-        &[
-            "annotate",
-            "--overwrite",
-            "vaultsecret",
-            name,
-            "-n",
-            &t.ns,
-            &format!(
-                "vaultsync.dev/force-refresh={}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ),
-        ],
-        "",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    t.force_refresh("vaultsecret", name, &now.to_string());
 }
 
 /// Two operators on one Lease with `app` synced: asserts that exactly the holder reconciled and
@@ -380,6 +362,11 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over_after_a_kill() {
         "took over a live lease after {acquired:?}"
     );
     assert_eq!(standby.leader_gauge(), 1.0);
+    // The Secret is written before the reconcile is counted: give the counter a moment.
+    let counted = Instant::now() + Duration::from_secs(5);
+    while standby.reconciles() == 0.0 && Instant::now() < counted {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(standby.reconciles() > 0.0);
     assert_reconciled_only_after_acquiring(&standby);
     // A new resource is synced by the new leader too.
