@@ -47,16 +47,7 @@ impl Tenant {
 
     /// Applies a VaultCertificate; `body` is the YAML under `spec:` after `vault:`.
     pub fn apply_certificate(&self, name: &str, body: &str) {
-        let yaml = format!(
-            "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultCertificate\nmetadata:\n  name: {name}\n  namespace: {}\nspec:\n  vault:\n    url: {}\n    serviceAccountName: app\n{body}",
-            self.ns, self.vault_url
-        );
-        let out = super::kubectl_apply(&yaml);
-        assert!(
-            out.status.success(),
-            "apply failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.apply_kind("VaultCertificate", name, body);
     }
 
     /// Waits until the VaultCertificate's Ready condition has `reason`.

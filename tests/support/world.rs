@@ -293,8 +293,14 @@ impl Tenant {
 
     /// Applies a VaultSecret with kubectl; `body` is the YAML under `spec:` after `vault:`.
     pub fn apply(&self, name: &str, body: &str) {
+        self.apply_kind("VaultSecret", name, body);
+    }
+
+    /// Applies a resource of `kind` reading this tenant's vault as ServiceAccount `app`; `body`
+    /// is the YAML under `spec:` after `vault:`.
+    pub fn apply_kind(&self, kind: &str, name: &str, body: &str) {
         let yaml = format!(
-            "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultSecret\nmetadata:\n  name: {name}\n  namespace: {}\nspec:\n  vault:\n    url: {}\n    serviceAccountName: app\n{body}",
+            "apiVersion: vaultsync.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {}\nspec:\n  vault:\n    url: {}\n    serviceAccountName: app\n{body}",
             self.ns, self.vault_url
         );
         let out = super::kubectl_apply(&yaml);
