@@ -1,4 +1,3 @@
-#![forbid(unsafe_code)]
 //! Azure Key Vault data plane + Entra ID token endpoint emulator, served over HTTPS on loopback.
 //!
 //! The emulator is faithful enough that the official Azure SDKs (Rust 1.x, Python) work against it
@@ -20,13 +19,12 @@
 
 mod clock;
 mod control;
-mod control_http;
-mod control_http_objects;
-mod control_types;
 mod counters;
+mod directory;
 mod entra;
 mod errors;
 mod faults;
+mod ids;
 mod jwt;
 mod kv;
 mod seed;
@@ -85,7 +83,7 @@ impl Emulator {
             state.enable_test_issuer();
         }
         let control = Control::new(state.clone());
-        let router = control_http::router(state.clone(), control.clone(), &certs.ca_pem);
+        let router = login_router(state.clone(), control.clone(), &certs.ca_pem);
         let server = server::spawn(listener, certs.server_config.clone(), state, router);
         Ok(Emulator {
             port,
@@ -133,4 +131,11 @@ impl Emulator {
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
+}
+
+/// The routes of the login host: Entra's endpoints and the control surface.
+fn login_router(state: Arc<state::State>, control: Control, ca_pem: &str) -> axum::Router {
+    entra::router(state)
+        .merge(control::http::router(control, ca_pem))
+        .fallback(|| async { errors::kv_error(404, "NotFound", "No such endpoint.") })
 }

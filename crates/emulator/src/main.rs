@@ -1,4 +1,3 @@
-#![forbid(unsafe_code)]
 //! `vaultsync-emulator`: runs the Key Vault + Entra emulator until SIGINT/SIGTERM and prints one
 //! JSON line with its coordinates when ready.
 

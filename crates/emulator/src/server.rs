@@ -22,6 +22,8 @@ use tower::ServiceExt;
 /// Deadline for a TLS handshake, so stray plain-HTTP or idle sockets never pin a task.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const VAULT_SUFFIX: &str = ".vault.localhost";
+/// The host MSAL sends instance discovery to (also named in the serving certificate).
+pub(crate) const WORLDWIDE_LOGIN_HOST: &str = "login.microsoftonline.com";
 
 /// Stops the server on [`ServerHandle::shutdown`] or on drop.
 pub(crate) struct ServerHandle {
@@ -70,7 +72,9 @@ fn target(host: &str) -> Target {
         return Target::Vault(v.to_owned());
     }
     match host {
-        "login.localhost" | "localhost" | "127.0.0.1" => Target::Login,
+        // MSAL asks the worldwide host for instance discovery of any authority it does not
+        // know; a client that routes it here gets the emulator's answer.
+        "login.localhost" | "localhost" | "127.0.0.1" | WORLDWIDE_LOGIN_HOST => Target::Login,
         _ => Target::Unknown,
     }
 }
@@ -202,5 +206,6 @@ mod tests {
         assert_eq!(target("login.localhost:1"), Target::Login);
         assert_eq!(target("127.0.0.1:1"), Target::Login);
         assert_eq!(target("example.com"), Target::Unknown);
+        assert_eq!(target("login.microsoftonline.com"), Target::Login);
     }
 }

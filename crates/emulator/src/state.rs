@@ -1,31 +1,21 @@
-//! Shared emulator state: the directory (tenants, apps, trusted issuers, federated credentials,
-//! role assignments), the vaults, faults, counters and the clock.
+//! Shared emulator state: the directory, the vaults, faults, counters and the clock, plus the
+//! host names both Entra and the data plane derive from the port.
 
 use crate::clock::Clock;
-use crate::control::Permission;
 use crate::counters::{CounterKey, Counters};
+use crate::directory::Directory;
 use crate::faults::Faults;
 use crate::kv::store::VaultData;
 use crate::test_issuer::{TEST_ISSUER, TestIssuer};
 use ring::hmac;
-use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// Identities and trust, i.e. what Entra and Azure RBAC know.
-#[derive(Debug, Default)]
-pub(crate) struct Directory {
-    pub tenants: HashSet<String>,
-    /// client id → tenant.
-    pub apps: HashMap<String, String>,
-    /// issuer URL → JWKS document.
-    pub issuers: HashMap<String, Value>,
-    /// (client id, issuer, subject).
-    pub federated: HashSet<(String, String, String)>,
-    /// (client id, vault) → permissions.
-    pub roles: HashMap<(String, String), BTreeSet<Permission>>,
-}
+/// The resource (token audience) of Key Vault in this emulator.
+pub(crate) const VAULT_RESOURCE: &str = "https://vault.localhost";
+/// The emulator's own authority host name (without port).
+pub(crate) const LOGIN_HOST: &str = "login.localhost";
 
 /// A vault: its tenant and objects.
 #[derive(Debug)]
@@ -120,21 +110,20 @@ impl State {
     /// enabled (Python's SDK verifies the challenge against the vault's host:port).
     pub fn challenge_resource(&self) -> String {
         if self.challenge_port.load(Ordering::Relaxed) {
-            format!("{}:{}", crate::entra::VAULT_RESOURCE, self.port)
+            format!("{}:{}", VAULT_RESOURCE, self.port)
         } else {
-            crate::entra::VAULT_RESOURCE.to_owned()
+            VAULT_RESOURCE.to_owned()
         }
     }
 
     /// Whether `aud` names Key Vault (with or without the port / trailing slash).
     pub fn is_vault_audience(&self, aud: &str) -> bool {
         let aud = aud.strip_suffix('/').unwrap_or(aud);
-        aud == crate::entra::VAULT_RESOURCE
-            || aud == format!("{}:{}", crate::entra::VAULT_RESOURCE, self.port)
+        aud == VAULT_RESOURCE || aud == format!("{}:{}", VAULT_RESOURCE, self.port)
     }
 
     /// `https://login.localhost:{port}`.
     pub fn authority(&self) -> String {
-        format!("https://login.localhost:{}", self.port)
+        format!("https://{LOGIN_HOST}:{}", self.port)
     }
 }

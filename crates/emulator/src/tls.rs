@@ -44,6 +44,7 @@ pub(crate) fn generate() -> Result<Certs, String> {
         "vault.localhost".to_owned(),
         "login.localhost".to_owned(),
         "localhost".to_owned(),
+        crate::server::WORLDWIDE_LOGIN_HOST.to_owned(),
     ])
     .map_err(err)?;
     leaf.subject_alt_names

@@ -49,10 +49,11 @@ async fn token_endpoint_refusals_carry_aadsts_codes() {
     let (s, b) = raw_token(&fx, "no-such-tenant", CLIENT, &good, SCOPE).await;
     assert_eq!((s, aadsts(&b)), (400, 90002), "{b}");
 
+    // Client credentials need `<resource>/.default`.
     let (s, b) = raw_token(&fx, TENANT, CLIENT, &good, "https://vault.localhost").await;
     assert_eq!(
         (s, aadsts(&b), b["error"].as_str()),
-        (400, 70011, Some("invalid_scope")),
+        (400, 1002012, Some("invalid_scope")),
         "{b}"
     );
 

@@ -2,10 +2,10 @@
 //! Key Vault challenge) and authorization (RBAC role assignments).
 
 use super::route::Route;
-use crate::entra::{VAULT_RESOURCE, object_id};
 use crate::errors::{json, kv_error_inner};
+use crate::ids::object_id;
 use crate::jwt::Jwt;
-use crate::state::{State, Vault};
+use crate::state::{State, VAULT_RESOURCE, Vault};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;

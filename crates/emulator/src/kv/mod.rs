@@ -10,6 +10,7 @@ mod render;
 mod route;
 mod secrets_api;
 pub(crate) mod store;
+mod types;
 mod validate;
 
 use crate::errors::{bad_parameter, code_for_status, kv_error, kv_error_inner};

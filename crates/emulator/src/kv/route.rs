@@ -1,6 +1,6 @@
 //! Maps a data-plane method + path to an operation, its counter name and the RBAC action it needs.
 
-use crate::control::Permission;
+use crate::directory::Permission;
 use axum::http::Method;
 
 /// A data-plane operation with its path parameters (`None` version = latest).

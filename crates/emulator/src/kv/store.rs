@@ -1,31 +1,11 @@
 //! One vault's objects: secrets (with versions) and certificates (whose key material lives in a
 //! managed secret of the same name and version). Pure data, no HTTP.
 
+pub(crate) use super::types::{SecretMeta, StoreError};
 use super::validate;
+use crate::ids::new_version;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// Why a store operation was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StoreError {
-    /// 400 BadParameter with this message.
-    BadParameter(String),
-    /// 404 for a secret / certificate (name as asked).
-    SecretNotFound(String),
-    CertificateNotFound(String),
-    /// 403 on a disabled secret version.
-    SecretDisabled,
-}
-
-/// Attributes and metadata a caller may set on a secret version.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct SecretMeta {
-    pub content_type: Option<String>,
-    pub tags: BTreeMap<String, String>,
-    pub enabled: bool,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
-}
 
 /// One version of a secret.
 #[derive(Debug, Clone)]
@@ -79,21 +59,6 @@ pub(crate) struct CertEntry {
 pub(crate) struct VaultData {
     pub secrets: BTreeMap<String, SecretEntry>,
     pub certs: BTreeMap<String, CertEntry>,
-}
-
-/// A fresh version id: 32 lowercase hex characters.
-pub(crate) fn new_version() -> String {
-    let mut b = [0u8; 16];
-    // SystemRandom only fails if the OS RNG is unavailable; fall back to the clock so ids stay
-    // unique rather than panicking.
-    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).is_err() {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        b = n.to_le_bytes();
-    }
-    hex::encode(b)
 }
 
 impl VaultData {

@@ -1,6 +1,6 @@
 //! Input limits of Key Vault objects (names, sizes, tags), as the service enforces them.
 
-use super::store::{SecretMeta, StoreError};
+use super::types::{SecretMeta, StoreError};
 
 /// Largest secret value accepted (25 KB).
 pub(crate) const MAX_VALUE_BYTES: usize = 25_600;

@@ -4,21 +4,6 @@ use crate::kv::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A data-plane permission granted by a role assignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Permission {
-    /// Read secret values (`getSecret/action`).
-    SecretsRead,
-    /// Read certificates, their policies and public keys.
-    CertificatesRead,
-    /// List secrets, certificates and their versions (`readMetadata`).
-    List,
-    /// Set, update and delete secrets.
-    SecretsWrite,
-    /// Import certificates.
-    CertificatesWrite,
-}
-
 /// Metadata for [`Control::set_secret`]. `Default` is enabled, no content type, no tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

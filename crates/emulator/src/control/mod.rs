@@ -1,8 +1,11 @@
 //! The in-process control handle: create vaults and identities, seed objects, inject faults,
-//! move the clock and read counters. The HTTP control surface calls the same methods.
+//! move the clock and read counters. The HTTP control surface ([`http`]) calls the same methods.
 
-pub use crate::control_types::{CertificateImport, ControlError, Permission, SecretOptions};
+pub(crate) mod http;
+mod types;
+
 use crate::counters::Counters;
+pub use crate::directory::Permission;
 use crate::faults::Fault;
 use crate::kv::certs::{self, ImportInput, Source};
 use crate::kv::store::{SecretMeta, StoreError, VaultData};
@@ -10,6 +13,7 @@ use crate::state::{State, Vault};
 use crate::test_issuer::TEST_ISSUER;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+pub use types::{CertificateImport, ControlError, SecretOptions};
 
 /// Cheap, clonable handle on the emulator's state.
 #[derive(Clone)]

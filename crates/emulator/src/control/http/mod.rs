@@ -1,44 +1,30 @@
-//! Routes of the login host: the Entra endpoints and the HTTP control surface under
-//! `/_emulator/`, which mirrors [`crate::Control`].
+//! The HTTP control surface under `/_emulator/` on the login host, mirroring [`crate::Control`].
 
-use crate::control::{Control, ControlError};
-use crate::control_http_objects::{
-    clear_faults, delete_secret, enable_secret, import_cert, set_fault, set_secret,
-};
-use crate::entra;
-use crate::errors::{json, kv_error};
+mod objects;
+mod reply;
+
+use super::Control;
+use crate::entra::EXCHANGE_AUDIENCE;
+use crate::errors::json;
 use crate::seed::{self, AppSpec, FederatedSpec, IssuerSpec, RoleSpec, Seed, VaultSpec};
-use crate::state::State;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use objects::{clear_faults, delete_secret, enable_secret, import_cert, set_fault, set_secret};
+use reply::{Api, control_error, done, ok, parse};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-/// State of the login-host routes.
-#[derive(Clone)]
-pub(crate) struct Api {
-    state: Arc<State>,
-    pub control: Control,
-    ca_pem: Arc<str>,
-}
-
-/// Builds the router of the login host.
-pub(crate) fn router(state: Arc<State>, control: Control, ca_pem: &str) -> Router {
+/// Builds the control routes.
+pub(crate) fn router(control: Control, ca_pem: &str) -> Router {
     let api = Api {
-        state,
         control,
         ca_pem: Arc::from(ca_pem),
     };
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(openid),
-        )
         .route("/_emulator/health", get(|| async { "ok" }))
         .route("/_emulator/ca", get(ca))
         .route("/_emulator/seed", post(seed_all))
@@ -68,47 +54,7 @@ pub(crate) fn router(state: Arc<State>, control: Control, ca_pem: &str) -> Route
         .route("/_emulator/test-issuer/token", post(mint))
         .route("/_emulator/test-issuer/enable", post(enable_test_issuer))
         .route("/_emulator/test-issuer/jwks", get(test_jwks))
-        .fallback(|| async { kv_error(404, "NotFound", "No such endpoint.") })
         .with_state(api)
-}
-
-/// A refusal response, boxed because `Response` is large.
-pub(crate) type Fail = Box<Response>;
-
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(kv_error(
-            400,
-            "BadParameter",
-            &format!("invalid JSON body: {e}"),
-        ))
-    })
-}
-
-pub(crate) fn control_error(e: ControlError) -> Fail {
-    let (status, code) = match &e {
-        ControlError::VaultNotFound(_) => (404, "VaultNotFound"),
-        ControlError::NotFound(_) => (404, "NotFound"),
-        ControlError::BadParameter(_) => (400, "BadParameter"),
-    };
-    Box::new(kv_error(status, code, &e.to_string()))
-}
-
-pub(crate) fn ok() -> Response {
-    json(200, &json!({"ok": true}))
-}
-
-/// Turns a handler result into a response either way.
-pub(crate) fn done(r: Result<Response, Fail>) -> Response {
-    r.unwrap_or_else(|e| *e)
-}
-
-async fn token(AxState(a): AxState<Api>, Path(tenant): Path<String>, body: Bytes) -> Response {
-    entra::token(&a.state, &tenant, &body)
-}
-
-async fn openid(AxState(a): AxState<Api>, Path(tenant): Path<String>) -> Response {
-    entra::openid_configuration(&a.state, &tenant)
 }
 
 async fn ca(AxState(a): AxState<Api>) -> Response {
@@ -216,9 +162,7 @@ struct MintIn {
 
 async fn mint(AxState(a): AxState<Api>, body: Bytes) -> Response {
     done(parse::<MintIn>(&body).map(|m| {
-        let aud = m
-            .audience
-            .unwrap_or_else(|| entra::EXCHANGE_AUDIENCE.to_owned());
+        let aud = m.audience.unwrap_or_else(|| EXCHANGE_AUDIENCE.to_owned());
         let t = a
             .control
             .mint_test_token(&m.subject, &aud, m.expires_in.unwrap_or(3600));

@@ -1,8 +1,8 @@
 //! Control-surface handlers for vault objects and faults: seed secrets, import certificates,
 //! set and clear faults (mirrors of the [`crate::Control`] methods).
 
+use super::reply::{Api, control_error, done, ok, parse};
 use crate::control::CertificateImport;
-use crate::control_http::{Api, done, ok, parse};
 use crate::errors::{json, kv_error};
 use crate::faults::Fault;
 use axum::body::Bytes;
@@ -31,7 +31,7 @@ pub(crate) async fn set_secret(
         let version = a
             .control
             .set_secret(&vault, &name, &s.value, s.options)
-            .map_err(crate::control_http::control_error)?;
+            .map_err(control_error)?;
         Ok(json(200, &json!({"version": version})))
     })())
 }
@@ -51,7 +51,7 @@ pub(crate) async fn enable_secret(
         let e: EnableIn = parse(&body)?;
         a.control
             .set_secret_enabled(&vault, &name, e.version.as_deref(), e.enabled)
-            .map_err(crate::control_http::control_error)?;
+            .map_err(control_error)?;
         Ok(ok())
     })())
 }
@@ -64,7 +64,7 @@ pub(crate) async fn delete_secret(
         a.control
             .delete_secret(&vault, &name)
             .map(|_| ok())
-            .map_err(crate::control_http::control_error),
+            .map_err(control_error),
     )
 }
 
@@ -111,7 +111,7 @@ pub(crate) async fn import_cert(
         let version = a
             .control
             .import_certificate(&vault, &name, import)
-            .map_err(crate::control_http::control_error)?;
+            .map_err(control_error)?;
         Ok(json(200, &json!({"version": version})))
     })())
 }
