@@ -98,7 +98,7 @@ pub struct RunConfig {
         long,
         env = "VAULTSYNC_LEADER_ELECTION_LEASE_DURATION",
         default_value = "15s",
-        value_parser = parse_duration
+        value_parser = crate::duration::parse
     )]
     pub leader_election_lease_duration: Duration,
     /// How long the leader keeps trying to renew before it gives up, stops and exits.
@@ -106,7 +106,7 @@ pub struct RunConfig {
         long,
         env = "VAULTSYNC_LEADER_ELECTION_RENEW_DEADLINE",
         default_value = "10s",
-        value_parser = parse_duration
+        value_parser = crate::duration::parse
     )]
     pub leader_election_renew_deadline: Duration,
     /// Interval between attempts to acquire or renew the Lease.
@@ -114,49 +114,9 @@ pub struct RunConfig {
         long,
         env = "VAULTSYNC_LEADER_ELECTION_RETRY_PERIOD",
         default_value = "2s",
-        value_parser = parse_duration
+        value_parser = crate::duration::parse
     )]
     pub leader_election_retry_period: Duration,
-}
-
-/// Parses a Go-style duration: one or more decimal numbers each followed by a unit among `h`,
-/// `m`, `s`, `ms`, `us` (or `µs`) and `ns`, e.g. `15s`, `500ms`, `1m30s`, `1.5s`; or `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}: expected e.g. 15s, 500ms or 1m30s");
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = text;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(invalid)?;
-        let (number, tail) = rest.split_at(number_len);
-        if number.is_empty() || number == "." {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let seconds_per_unit = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return Err(invalid()),
-        };
-        total += value * seconds_per_unit;
-        rest = tail;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -165,26 +125,12 @@ mod tests {
 
     use clap::Parser;
 
-    use super::{Cli, Command, RunConfig, parse_duration};
+    use super::{Cli, Command, RunConfig};
 
     fn run(args: &[&str]) -> RunConfig {
         let argv = ["vaultsync", "run"].iter().chain(args);
         match Cli::try_parse_from(argv).expect("arguments parse").command {
             Command::Run(config) => config,
-        }
-    }
-
-    #[test]
-    fn go_style_durations_parse() {
-        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        for bad in ["", "10", "s", "-1s", "5x", "1.2.3s", ".s", "1s2", "15 s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} must be rejected");
         }
     }
 

@@ -16,11 +16,10 @@ use kube::{Client, Resource};
 
 use crate::config::RunConfig;
 use crate::crd::Synced;
+use crate::crd::{VaultCertificate, VaultSecret};
 use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
-use crate::reconcile::{
-    self, Context, SecretCache, Settings, SyncError, vault_certificate, vault_secret,
-};
+use crate::reconcile::{self, Context, Kind, SecretCache, Settings, SyncError};
 use crate::telemetry::Metrics;
 use crate::vault::azure::{AzureOptions, AzureVault};
 use crate::vault::shared::{SharedVault, SharingOptions};
@@ -70,7 +69,12 @@ async fn client(config: &RunConfig) -> Result<Client, StartError> {
 
 fn error_policy<K>(_resource: Arc<K>, error: &SyncError, _ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %error, "reconcile could not record its result; retrying");
-    Action::requeue(reconcile::requeue::jitter(Duration::from_secs(10), 0.3))
+    let roll = rand::random_range(-1.0..=1.0);
+    Action::requeue(reconcile::requeue::spread(
+        Duration::from_secs(10),
+        0.3,
+        roll,
+    ))
 }
 
 /// Runs the operator until SIGINT or SIGTERM.
@@ -80,7 +84,51 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let client = client(&config).await?;
     let metrics = Metrics::new();
     let health = Health::default();
+    let vault = shared_vault(&config, &client, &metrics)?;
+    let scopes = scopes(&config.namespaces);
+    let (secret_cache, secret_events) = managed_secret_watches(&client, &scopes);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        vault,
+        secret_cache.clone(),
+        recorder(&client),
+        metrics.clone(),
+        Settings {
+            default_tenant: config.tenant_id.clone(),
+        },
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = serve_http(&config, &metrics, &health, &stop_rx).await?;
+    let wired = Wired::new(&client, &scopes, secret_events, &ctx, &config, &stop_rx);
+    tokio::spawn(report_ready(wired.filled, secret_cache, health.clone()));
 
+    tracing::info!(namespaces = ?config.namespaces, "vaultsync starting");
+    tokio::spawn(shutdown_signal(stop_tx));
+    // No reconcile before this process may reconcile: alone, or holding the Lease.
+    let Some(role) = Role::take(election, &client, &metrics, &health, stop_rx.clone()).await else {
+        let _ = server.await;
+        tracing::info!("vaultsync stopped while standing by");
+        return Ok(());
+    };
+    for route in wired.routes {
+        tokio::spawn(route);
+    }
+    // Each controller finishes its in-flight reconciles after the stop signal, then ends.
+    role.run(futures::future::join_all(wired.controllers))
+        .await?;
+    health.set_ready(false);
+    role.release().await;
+    let _ = server.await;
+    tracing::info!("vaultsync stopped");
+    Ok(())
+}
+
+/// The Azure vault behind the sharing, coalescing, rate-limited layer, reporting to `metrics`.
+fn shared_vault(
+    config: &RunConfig,
+    client: &Client,
+    metrics: &Metrics,
+) -> Result<SharedVault, StartError> {
     let extra_ca_pem =
         match &config.extra_ca_file {
             Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
@@ -100,166 +148,146 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     )
     .map_err(|e| StartError::Vault(e.to_string()))?;
     let observer_metrics = metrics.clone();
-    let vault = SharedVault::new(
-        Arc::new(azure),
-        SharingOptions {
-            requests_per_second: config.vault_requests_per_second,
-            ..Default::default()
-        },
+    let options = SharingOptions {
+        requests_per_second: config.vault_requests_per_second,
+        ..Default::default()
+    };
+    Ok(
+        SharedVault::new(Arc::new(azure), options).with_observer(Arc::new(
+            move |operation, outcome| observer_metrics.vault_request(operation, outcome),
+        )),
     )
-    .with_observer(Arc::new(move |operation, outcome| {
-        observer_metrics.vault_request(operation, outcome)
-    }));
+}
 
-    // Each namespace once: a repeated one would run two controllers over the same objects.
-    let mut namespaces: Vec<String> = config
-        .namespaces
+/// One scope for all namespaces, or one per listed namespace, each once: a repeated one would
+/// run two controllers over the same objects.
+fn scopes(listed: &[String]) -> Vec<Scope> {
+    let mut namespaces: Vec<String> = listed
         .iter()
         .map(|ns| ns.trim().to_string())
         .filter(|ns| !ns.is_empty())
         .collect();
     namespaces.sort();
     namespaces.dedup();
-    let scopes: Vec<Scope> = if namespaces.is_empty() {
+    if namespaces.is_empty() {
         vec![None]
     } else {
         namespaces.into_iter().map(Some).collect()
-    };
-    let mut secret_stores = Vec::new();
-    let mut secret_events = Vec::new();
-    for scope in &scopes {
-        let (store, events) = watches::managed_secrets(&client, scope);
-        secret_stores.push(store);
-        secret_events.push(events);
     }
-    let secret_cache = SecretCache::new(secret_stores);
+}
 
+/// The managed-Secret watch of each scope: one cache over all, and each scope's event stream.
+fn managed_secret_watches(
+    client: &Client,
+    scopes: &[Scope],
+) -> (SecretCache, Vec<watches::SecretEvents>) {
+    let (stores, events): (Vec<_>, Vec<_>) = scopes
+        .iter()
+        .map(|scope| watches::managed_secrets(client, scope))
+        .unzip();
+    (SecretCache::new(stores), events)
+}
+
+fn recorder(client: &Client) -> Recorder {
     let reporter = Reporter {
         controller: "vaultsync".into(),
         instance: std::env::var("POD_NAME").ok(),
     };
-    let recorder = Recorder::new(client.clone(), reporter);
-    let settings = Settings {
-        default_tenant: config.tenant_id.clone(),
-    };
-    let ctx = Context::new(
-        client.clone(),
-        vault,
-        secret_cache.clone(),
-        recorder,
-        metrics.clone(),
-        settings,
-    );
+    Recorder::new(client.clone(), reporter)
+}
 
+/// Binds the health, readiness and metrics endpoints and serves them until `stop`.
+async fn serve_http(
+    config: &RunConfig,
+    metrics: &Metrics,
+    health: &Health,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, StartError> {
     let listener = tokio::net::TcpListener::bind(config.metrics_addr)
         .await
         .map_err(|source| StartError::Listen {
             addr: config.metrics_addr,
             source,
         })?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let http_stop = wait_for(stop_rx.clone());
-    let server = tokio::spawn(http::serve(
+    Ok(tokio::spawn(http::serve(
         listener,
         metrics.clone(),
         health.clone(),
-        http_stop,
-    ));
+        wait_for(stop.clone()),
+    )))
+}
 
-    let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
-    let mut routes_after_election = Vec::new();
-    let mut resource_stores = Vec::new();
-    for (scope, secrets) in scopes.iter().zip(secret_events) {
-        let (vs_tx, vs_rx) = futures::channel::mpsc::unbounded();
-        let (vc_tx, vc_rx) = futures::channel::mpsc::unbounded();
-        let routes = Routes {
-            vault_secrets: vs_tx,
-            vault_certificates: vc_tx,
+/// Ready once every resource cache and every managed-Secret cache has its first listing.
+async fn report_ready(filled: Vec<BoxFuture<'static, ()>>, secrets: SecretCache, health: Health) {
+    futures::future::join_all(filled).await;
+    secrets.wait_until_ready().await;
+    health.set_ready(true);
+}
+
+/// Both kinds' controllers in every scope, not yet running.
+struct Wired {
+    /// The controllers.
+    controllers: Vec<BoxFuture<'static, ()>>,
+    /// Routing of managed-Secret changes to their resources, started with the controllers: a
+    /// standby neither watches nor queues them.
+    routes: Vec<BoxFuture<'static, ()>>,
+    /// Futures that end when each resource cache is filled.
+    filled: Vec<BoxFuture<'static, ()>>,
+}
+
+impl Wired {
+    fn new(
+        client: &Client,
+        scopes: &[Scope],
+        secret_events: Vec<watches::SecretEvents>,
+        ctx: &Arc<Context>,
+        config: &RunConfig,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        let mut wired = Wired {
+            controllers: Vec::new(),
+            routes: Vec::new(),
+            filled: Vec::new(),
         };
-        // Started with the controllers: a standby neither watches nor queues Secret changes.
-        routes_after_election.push(watches::route(secrets, routes));
-        let (run, ready) = controller(
-            &client,
-            scope,
-            vs_rx,
-            vault_secret::reconcile,
-            &ctx,
-            config.concurrency,
-            &stop_rx,
-        );
-        controllers.push(run);
-        resource_stores.push(ready);
-        let (run, ready) = controller(
-            &client,
-            scope,
-            vc_rx,
-            vault_certificate::reconcile,
-            &ctx,
-            config.concurrency,
-            &stop_rx,
-        );
-        controllers.push(run);
-        resource_stores.push(ready);
+        for (scope, secrets) in scopes.iter().zip(secret_events) {
+            let (vs_tx, vs_rx) = futures::channel::mpsc::unbounded();
+            let (vc_tx, vc_rx) = futures::channel::mpsc::unbounded();
+            let routes = Routes {
+                vault_secrets: vs_tx,
+                vault_certificates: vc_tx,
+            };
+            wired.routes.push(Box::pin(watches::route(secrets, routes)));
+            let concurrency = config.concurrency;
+            let (run, filled) =
+                controller::<VaultSecret>(client, scope, vs_rx, ctx, concurrency, stop);
+            wired.controllers.push(run);
+            wired.filled.push(filled);
+            let (run, filled) =
+                controller::<VaultCertificate>(client, scope, vc_rx, ctx, concurrency, stop);
+            wired.controllers.push(run);
+            wired.filled.push(filled);
+        }
+        wired
     }
-
-    let ready_health = health.clone();
-    let ready_secrets = secret_cache.clone();
-    tokio::spawn(async move {
-        futures::future::join_all(resource_stores).await;
-        ready_secrets.wait_until_ready().await;
-        ready_health.set_ready(true);
-    });
-
-    tracing::info!(namespaces = ?config.namespaces, "vaultsync starting");
-    tokio::spawn(shutdown_signal(stop_tx));
-    // No reconcile before this process may reconcile: alone, or holding the Lease.
-    let Some(role) = Role::take(election, &client, &metrics, &health, stop_rx.clone()).await else {
-        let _ = server.await;
-        tracing::info!("vaultsync stopped while standing by");
-        return Ok(());
-    };
-    for route in routes_after_election {
-        tokio::spawn(route);
-    }
-    // Each controller finishes its in-flight reconciles after the stop signal, then ends.
-    role.run(futures::future::join_all(controllers)).await?;
-    health.set_ready(false);
-    role.release().await;
-    let _ = server.await;
-    tracing::info!("vaultsync stopped");
-    Ok(())
 }
 
 /// The controller of kind `K` in `scope`, also triggered by `routed` (changes to its Secrets),
 /// and a future that ends when its cache is filled.
-fn controller<K, Reconcile, ReconcileFut>(
+fn controller<K: Kind>(
     client: &Client,
     scope: &Scope,
     routed: futures::channel::mpsc::UnboundedReceiver<ObjectRef<K>>,
-    reconcile: Reconcile,
     ctx: &Arc<Context>,
     concurrency: u16,
     stop: &tokio::sync::watch::Receiver<bool>,
-) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>)
-where
-    K: Synced
-        + Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    Reconcile: FnMut(Arc<K>, Arc<Context>) -> ReconcileFut + Send + 'static,
-    ReconcileFut: std::future::Future<Output = Result<Action, SyncError>> + Send + 'static,
-{
+) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>) {
     let (store, events) = watches::resources::<K>(client, scope);
     let filled = ready(store.clone());
     let run = Controller::for_stream(events, store)
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .reconcile_on(routed)
         .graceful_shutdown_on(wait_for(stop.clone()))
-        .run(reconcile, error_policy, ctx.clone())
+        .run(reconcile::reconcile::<K>, error_policy, ctx.clone())
         .for_each(forget_deleted::<K>(ctx.clone()));
     (Box::pin(run), filled)
 }

@@ -1,11 +1,11 @@
 //! vaultsync: a Kubernetes operator that syncs Azure Key Vault secrets and certificates into
 //! Kubernetes Secrets through per-namespace workload identity.
-#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod desired;
+pub mod duration;
 pub mod http;
 pub mod leader;
 pub mod reconcile;

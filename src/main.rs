@@ -1,5 +1,4 @@
 //! vaultsync's entry point: parse configuration, start telemetry, run the operator.
-#![forbid(unsafe_code)]
 
 use clap::Parser;
 use vaultsync::config::{Cli, Command, LogFormatArg};

@@ -2,9 +2,13 @@
 //! `cargo test` with the other examples) starts its own control plane, emulator and operator,
 //! syncs both examples and prints them.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::eventually::eventually_blocking;
 
 fn demo_binary() -> PathBuf {
     let operator = PathBuf::from(env!("CARGO_BIN_EXE_vaultsync"));
@@ -30,13 +34,15 @@ fn demo_syncs_both_examples_and_exits() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("demo starts");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the demo did not finish within 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually_blocking("the demo finishing", Duration::from_secs(300), || {
+            let exited = child.try_wait().unwrap();
+            exited.map(drop).ok_or_else(|| "still running".to_string())
+        })
+    }));
+    if let Err(panic) = finished {
+        let _ = child.kill();
+        std::panic::resume_unwind(panic);
     }
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

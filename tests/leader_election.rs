@@ -4,7 +4,7 @@
 //! that loses its Lease exits non-zero.
 //!
 //! The world's own operator (no leader election) is never started in this binary: every tenant
-//! comes from `tenant_without_operator`, so whatever reconciles here is one of these operators.
+//! comes from `test_namespace_without_operator`, so whatever reconciles here is one of these operators.
 
 mod support;
 
@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
+use support::eventually::{check, eventually, eventually_every};
 use support::kubectl;
 use support::world::{
-    Tenant, backdrop, free_metrics_addr, spawn_operator, tenant_without_operator,
+    TestNamespace, backdrop, free_metrics_addr, spawn_operator, test_namespace_without_operator,
 };
 use vaultsync_testenv::{Watchdog, guard_pid};
 
@@ -58,7 +59,7 @@ struct Operator {
 }
 
 impl Operator {
-    fn start(name: &str, t: &Tenant, timings: &Timings) -> Self {
+    fn start(name: &str, t: &TestNamespace, timings: &Timings) -> Self {
         let metrics_addr = free_metrics_addr();
         let log = backdrop().dir.join(format!("{}-{name}.log", t.ns));
         let child = spawn_operator(
@@ -158,33 +159,23 @@ impl Operator {
     }
 
     async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit; log tail:\n{}",
-                self.name,
-                tail(&self.log())
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("{} exiting", self.name);
+        eventually_every(&what, timeout, Duration::from_millis(50), || {
+            let exited = self.child.try_wait().unwrap();
+            let log = self.log();
+            async move { exited.ok_or_else(|| format!("still running; log tail:\n{}", tail(&log))) }
+        })
+        .await
     }
 
     /// Waits until the HTTP endpoint answers (the process is up).
     async fn wait_serving(&self) {
-        let deadline = Instant::now() + SYNC;
-        while TcpStream::connect(&self.metrics_addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{} never served HTTP; log tail:\n{}",
-                self.name,
-                tail(&self.log())
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("{} serving HTTP", self.name);
+        eventually_every(&what, SYNC, Duration::from_millis(100), || async {
+            let serving = TcpStream::connect(&self.metrics_addr).is_ok();
+            check(serving, format!("log tail:\n{}", tail(&self.log())))
+        })
+        .await
     }
 }
 
@@ -209,7 +200,7 @@ fn logs(operators: &[&Operator]) -> String {
 }
 
 /// The Lease's current `holderIdentity` ("" when free or absent).
-async fn holder(t: &Tenant) -> String {
+async fn holder(t: &TestNamespace) -> String {
     Api::<Lease>::namespaced(t.client.clone(), &t.ns)
         .get_opt(LEASE_NAME)
         .await
@@ -219,27 +210,27 @@ async fn holder(t: &Tenant) -> String {
 }
 
 /// Waits until one of `operators` holds the Lease; returns its index.
-async fn wait_leader(t: &Tenant, operators: &[&Operator]) -> usize {
-    let deadline = Instant::now() + SYNC;
-    loop {
-        let holder = holder(t).await;
-        if let Some(index) = operators.iter().position(|op| op.is(&holder)) {
-            return index;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nobody acquired the lease (holder {holder:?})\n{}",
-            logs(operators)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_leader(t: &TestNamespace, operators: &[&Operator]) -> usize {
+    eventually_every(
+        "a replica acquiring the lease",
+        SYNC,
+        Duration::from_millis(50),
+        || async {
+            let holder = holder(t).await;
+            operators
+                .iter()
+                .position(|op| op.is(&holder))
+                .ok_or_else(|| format!("holder {holder:?}\n{}", logs(operators)))
+        },
+    )
+    .await
 }
 
-fn apply_secret(t: &Tenant, name: &str) {
+fn apply_secret(t: &TestNamespace, name: &str) {
     t.apply(name, "  data:\n  - key: password\n    name: db-password\n");
 }
 
-fn force_refresh(t: &Tenant, name: &str) {
+fn force_refresh(t: &TestNamespace, name: &str) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -249,7 +240,10 @@ fn force_refresh(t: &Tenant, name: &str) {
 
 /// Two operators on one Lease with `app` synced: asserts that exactly the holder reconciled and
 /// returns (leader, standby).
-async fn two_operators_one_reconciling(t: &Tenant, timings: &Timings) -> (Operator, Operator) {
+async fn two_operators_one_reconciling(
+    t: &TestNamespace,
+    timings: &Timings,
+) -> (Operator, Operator) {
     t.set("db-password", "pw-one");
     let a = Operator::start("op-a", t, timings);
     let b = Operator::start("op-b", t, timings);
@@ -311,36 +305,44 @@ fn assert_reconciled_only_after_acquiring(new_leader: &Operator) {
 /// Polls until the Lease names `new_leader` and `app` holds `value`; returns the elapsed times
 /// (lease acquired, Secret synced) since `from`.
 async fn wait_takeover(
-    t: &Tenant,
+    t: &TestNamespace,
     new_leader: &Operator,
     value: &str,
     from: Instant,
     bound: Duration,
 ) -> (Duration, Duration) {
-    let mut acquired = None;
-    loop {
-        if acquired.is_none() && new_leader.is(&holder(t).await) {
-            acquired = Some(from.elapsed());
-        }
-        let data = t.secret_data("app").await.unwrap_or_default();
-        if let Some(acquired) = acquired
-            && data.get("password").map(String::as_str) == Some(value)
-        {
-            return (acquired, from.elapsed());
-        }
-        assert!(
-            from.elapsed() < bound,
-            "no takeover within {bound:?} (lease acquired after {acquired:?})\n{}",
-            logs(&[new_leader])
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Measured from `from`, so the bound is what is left of it.
+    let within = bound.saturating_sub(from.elapsed());
+    let acquired = std::sync::Mutex::new(None);
+    eventually_every(
+        "the takeover",
+        within,
+        Duration::from_millis(50),
+        || async {
+            let holds = new_leader.is(&holder(t).await);
+            let data = t.secret_data("app").await.unwrap_or_default();
+            let mut lease_at = acquired.lock().unwrap();
+            if lease_at.is_none() && holds {
+                *lease_at = Some(from.elapsed());
+            }
+            match *lease_at {
+                Some(at) if data.get("password").map(String::as_str) == Some(value) => {
+                    Ok((at, from.elapsed()))
+                }
+                at => Err(format!(
+                    "lease acquired after {at:?}\n{}",
+                    logs(&[new_leader])
+                )),
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn only_the_leader_reconciles_and_the_standby_takes_over_after_a_kill() {
     let _serial = SERIAL.lock().await;
-    let t = tenant_without_operator("le-kill").await;
+    let t = test_namespace_without_operator("le-kill").await;
     let (mut leader, standby) = two_operators_one_reconciling(&t, &SHORT).await;
 
     leader.child.kill().expect("SIGKILL the leader");
@@ -363,11 +365,12 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over_after_a_kill() {
     );
     assert_eq!(standby.leader_gauge(), 1.0);
     // The Secret is written before the reconcile is counted: give the counter a moment.
-    let counted = Instant::now() + Duration::from_secs(5);
-    while standby.reconciles() == 0.0 && Instant::now() < counted {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(standby.reconciles() > 0.0);
+    eventually(
+        "the new leader counting a reconcile",
+        Duration::from_secs(5),
+        || async { check(standby.reconciles() > 0.0, standby.reconciles()) },
+    )
+    .await;
     assert_reconciled_only_after_acquiring(&standby);
     // A new resource is synced by the new leader too.
     apply_secret(&t, "second");
@@ -377,7 +380,7 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over_after_a_kill() {
 #[tokio::test]
 async fn terminating_the_leader_releases_the_lease_for_an_immediate_takeover() {
     let _serial = SERIAL.lock().await;
-    let t = tenant_without_operator("le-term").await;
+    let t = test_namespace_without_operator("le-term").await;
     let (mut leader, standby) = two_operators_one_reconciling(&t, &LONG).await;
 
     t.set("db-password", "pw-three");
@@ -416,7 +419,7 @@ async fn terminating_the_leader_releases_the_lease_for_an_immediate_takeover() {
 #[tokio::test]
 async fn a_leader_whose_lease_is_taken_stops_and_exits_non_zero() {
     let _serial = SERIAL.lock().await;
-    let t = tenant_without_operator("le-lost").await;
+    let t = test_namespace_without_operator("le-lost").await;
     let mut leader = Operator::start("op-solo", &t, &SHORT);
     leader.wait_serving().await;
     wait_leader(&t, &[&leader]).await;

@@ -12,8 +12,9 @@ use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use sha2::{Digest, Sha256};
 use support::certs::condition;
+use support::eventually::{check, eventually};
 use support::pki::{self, Alg, SERVER_NAME, handshake, openssl, pem_bundle, pfx};
-use support::world::{Tenant, tenant, world};
+use support::world::{TestNamespace, test_namespace, world};
 use vaultsync::crd::VaultCertificate;
 
 const SYNC: Duration = Duration::from_secs(60);
@@ -67,7 +68,7 @@ fn first_pem(text: &str) -> &str {
 
 #[tokio::test]
 async fn rsa_pfx_uploaded_out_of_order_serves_a_verified_tls_handshake() {
-    let t = tenant("crsa").await;
+    let t = test_namespace("crsa").await;
     let chain = pki::chain(Alg::Rsa, "RSA Root", -1, 365);
     // Uploaded as intermediate, root, leaf: vaultsync must order it leaf first.
     let version = t.import_pfx(
@@ -137,7 +138,7 @@ async fn rsa_pfx_uploaded_out_of_order_serves_a_verified_tls_handshake() {
 
 #[tokio::test]
 async fn ec_pem_shuffled_with_sec1_key_root_ca_and_keystore() {
-    let t = tenant("cec").await;
+    let t = test_namespace("cec").await;
     let chain = pki::chain(Alg::Ec, "EC Root", -1, 365);
     t.import_pem(
         "api",
@@ -192,7 +193,7 @@ async fn ec_pem_shuffled_with_sec1_key_root_ca_and_keystore() {
         .await;
 }
 
-async fn create_secret(t: &Tenant, name: &str, key: &str, value: &str) {
+async fn create_secret(t: &TestNamespace, name: &str, key: &str, value: &str) {
     Api::<Secret>::namespaced(t.client.clone(), &t.ns)
         .create(
             &PostParams::default(),
@@ -211,7 +212,7 @@ async fn create_secret(t: &Tenant, name: &str, key: &str, value: &str) {
 
 #[tokio::test]
 async fn incomplete_chain_is_a_warning_condition_and_the_secret_still_syncs() {
-    let t = tenant("cinc").await;
+    let t = test_namespace("cinc").await;
     let chain = pki::chain(Alg::Ec, "Lost Root", -1, 365);
     // The intermediate is missing: the leaf cannot be linked to the root.
     t.import_pem(
@@ -238,24 +239,21 @@ async fn incomplete_chain_is_a_warning_condition_and_the_secret_still_syncs() {
     wait_event(&t, "partial", "Warning", "ChainIncomplete").await;
 }
 
-async fn wait_event(t: &Tenant, name: &str, type_: &str, reason: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
+async fn wait_event(t: &TestNamespace, name: &str, type_: &str, reason: &str) {
+    let what = format!("a {type_} Event {reason} for {name}");
+    eventually(&what, Duration::from_secs(20), || async {
         let events = t.event_reasons(name);
-        if events.iter().any(|(ty, r)| ty == type_ && r == reason) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {type_} Event {reason} for {name}; saw {events:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        check(
+            events.iter().any(|(ty, r)| ty == type_ && r == reason),
+            events,
+        )
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn renewal_reaches_the_secret_within_an_interval_and_clears_expiring_soon() {
-    let t = tenant("cren").await;
+    let t = test_namespace("cren").await;
     let old = pki::chain(Alg::Ec, "Renew Root", -30, 2);
     let first = t.import_pem(
         "site",
@@ -332,7 +330,7 @@ type Breaker<'a> = Box<dyn Fn() + 'a>;
 /// last good certificate throughout.
 #[tokio::test]
 async fn bad_inputs_have_precise_reasons_and_keep_the_last_good_data() {
-    let t = tenant("cbad").await;
+    let t = test_namespace("cbad").await;
     let good = pki::chain(Alg::Ec, "Good Root", -1, 365);
     t.import_pem(
         "tls",

@@ -8,8 +8,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use support::eventually::{check, eventually};
 use support::kubectl;
-use support::world::{service_account, tenant, world};
+use support::world::{service_account, test_namespace, world};
 use vaultsync::crd::VaultSecret;
 use vaultsync_emulator::Fault;
 
@@ -25,7 +26,7 @@ fn items(pairs: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn applied_vault_secret_becomes_ready_with_exact_values() {
-    let t = tenant("sync").await;
+    let t = test_namespace("sync").await;
     let v1 = t.set("db-password", "pw-alpha-7f3");
     t.set("api-key", "key-beta-19c");
     t.apply(
@@ -83,19 +84,16 @@ async fn applied_vault_secret_becomes_ready_with_exact_values() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let data = t.secret_data("app").await.unwrap();
-        if data.len() == 2 && data["password"] == "pw-alpha-7f3" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the edited Secret was not restored: keys {:?}",
-            data.keys().collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(
+        "the edited Secret being restored",
+        Duration::from_secs(30),
+        || async {
+            let data = t.secret_data("app").await.unwrap();
+            let restored = data.len() == 2 && data["password"] == "pw-alpha-7f3";
+            check(restored, data.keys().collect::<Vec<_>>())
+        },
+    )
+    .await;
     let restored = Api::<Secret>::namespaced(t.client.clone(), &t.ns)
         .get("app")
         .await
@@ -110,7 +108,7 @@ async fn applied_vault_secret_becomes_ready_with_exact_values() {
 
 #[tokio::test]
 async fn rotation_reaches_secret_within_interval_and_force_refresh_is_immediate() {
-    let t = tenant("rotate").await;
+    let t = test_namespace("rotate").await;
     t.set("token", "tok-v1-aa11");
     t.apply(
         "app",
@@ -119,17 +117,15 @@ async fn rotation_reaches_secret_within_interval_and_force_refresh_is_immediate(
     t.wait_reason("app", "Synced", SYNC).await;
     let v2 = t.set("token", "tok-v2-bb22");
     // Within one refresh interval (30 s ± 10 % jitter) plus slack for the reconcile itself.
-    let deadline = std::time::Instant::now() + Duration::from_secs(45);
-    loop {
-        if t.secret_data("app").await.unwrap()["token"] == "tok-v2-bb22" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "rotation did not arrive within one interval"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    eventually(
+        "the rotation within one interval",
+        Duration::from_secs(45),
+        || async {
+            let arrived = t.secret_data("app").await.unwrap()["token"] == "tok-v2-bb22";
+            check(arrived, "the old value")
+        },
+    )
+    .await;
     let vs: VaultSecret = Api::namespaced(t.client.clone(), &t.ns)
         .get("app")
         .await
@@ -138,21 +134,18 @@ async fn rotation_reaches_secret_within_interval_and_force_refresh_is_immediate(
 
     t.set("token", "tok-v3-cc33");
     t.force_refresh("vaultsecret", "app", "1");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while t.secret_data("app").await.unwrap()["token"] != "tok-v3-cc33" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "force-refresh did not take effect at once"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually("the force refresh", Duration::from_secs(10), || async {
+        let arrived = t.secret_data("app").await.unwrap()["token"] == "tok-v3-cc33";
+        check(arrived, "the old value")
+    })
+    .await;
     t.assert_no_leak(&["tok-v1-aa11", "tok-v2-bb22", "tok-v3-cc33"])
         .await;
 }
 
 #[tokio::test]
 async fn vault_outage_keeps_data_reports_reason_and_recovers() {
-    let t = tenant("outage").await;
+    let t = test_namespace("outage").await;
     t.set("conn", "conn-good-1");
     t.apply("app", &items(&[("conn", "conn")]));
     t.wait_reason("app", "Synced", SYNC).await;
@@ -206,14 +199,12 @@ async fn vault_outage_keeps_data_reports_reason_and_recovers() {
                 .delete("app", &DeleteParams::default())
                 .await
                 .unwrap();
-            let deadline = std::time::Instant::now() + Duration::from_secs(45);
-            while t.secret_data("app").await.as_ref() != Some(&data) {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the Secret deleted during the outage was not restored"
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            let what = "the Secret deleted during the outage being restored";
+            eventually(what, Duration::from_secs(45), || async {
+                let now = t.secret_data("app").await;
+                check(now.as_ref() == Some(&data), now.map(|d| d.len()))
+            })
+            .await;
             t.wait_reason("app", reason, SYNC).await;
         }
         control.clear_faults(&t.vault);
@@ -229,7 +220,7 @@ async fn vault_outage_keeps_data_reports_reason_and_recovers() {
 
 #[tokio::test]
 async fn each_failure_has_its_own_reason_and_loses_nothing() {
-    let t = tenant("reasons").await;
+    let t = test_namespace("reasons").await;
     t.set("present", "present-val-1");
     t.apply("missing", &items(&[("a", "does-not-exist")]));
     t.wait_reason("missing", "SecretNotFound", SYNC).await;
@@ -258,7 +249,7 @@ async fn each_failure_has_its_own_reason_and_loses_nothing() {
     let stranger = format!("{}-stranger", t.client_id);
     world()
         .control()
-        .register_app(support::world::TENANT, &stranger);
+        .register_app(support::world::ENTRA_TENANT_ID, &stranger);
     service_account(&t.client, &t.ns, "stranger", Some(&stranger)).await;
     let yaml = yaml
         .replace("serviceAccountName: plain", "serviceAccountName: stranger")
@@ -286,9 +277,9 @@ async fn each_failure_has_its_own_reason_and_loses_nothing() {
 
 #[tokio::test]
 async fn other_namespaces_identity_and_unassigned_identity_read_nothing() {
-    let a = tenant("tenanta").await;
+    let a = test_namespace("tenanta").await;
     a.set("only-a", "a-secret-val");
-    let b = tenant("tenantb").await;
+    let b = test_namespace("tenantb").await;
     // b names a ServiceAccount that exists only in a's namespace.
     let yaml = format!(
         "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultSecret\nmetadata: {{name: steal, namespace: {}}}\nspec:\n  vault: {{url: '{}', serviceAccountName: other}}\n{}",
@@ -311,7 +302,7 @@ async fn other_namespaces_identity_and_unassigned_identity_read_nothing() {
 
 #[tokio::test]
 async fn foreign_secret_is_not_overwritten_unless_adoption_is_requested() {
-    let t = tenant("owner").await;
+    let t = test_namespace("owner").await;
     t.set("v", "vault-val-9");
     let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.ns);
     let foreign = Secret {
@@ -347,7 +338,7 @@ async fn foreign_secret_is_not_overwritten_unless_adoption_is_requested() {
 
 #[tokio::test]
 async fn deletion_policies_delete_or_retain_the_secret() {
-    let t = tenant("deletion").await;
+    let t = test_namespace("deletion").await;
     t.set("v", "del-val-1");
     t.apply("deleted", &items(&[("v", "v")]));
     t.apply(
@@ -366,21 +357,17 @@ async fn deletion_policies_delete_or_retain_the_secret() {
     api.delete("retained", &DeleteParams::default())
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + SYNC;
-    while t.secret_data("deleted").await.is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "garbage collector never removed the owned Secret"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually("the owned Secret being collected", SYNC, || async {
+        check(t.secret_data("deleted").await.is_none(), "still there")
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(t.secret_data("retained").await.unwrap()["v"], "del-val-1");
 }
 
 #[tokio::test]
 async fn idle_refreshes_write_nothing_to_the_api_server() {
-    let t = tenant("idle").await;
+    let t = test_namespace("idle").await;
     t.set("a", "idle-a");
     t.set("b", "idle-b");
     t.apply(

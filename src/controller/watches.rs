@@ -67,21 +67,19 @@ fn spec_or_force_refresh<K: Resource>(resource: &K) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// The changes of the managed Secrets of one scope.
+pub type SecretEvents = futures::stream::BoxStream<'static, Result<Secret, watcher::Error>>;
+
 /// A cached watch of the Secrets vaultsync manages (label-selected: nothing else is cached).
-pub fn managed_secrets(
-    client: &Client,
-    scope: &Scope,
-) -> (
-    Store<Secret>,
-    impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
-) {
+pub fn managed_secrets(client: &Client, scope: &Scope) -> (Store<Secret>, SecretEvents) {
     let (store, writer) = reflector::store();
     let selector =
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let events = watcher(scoped::<Secret>(client, scope), selector)
         .default_backoff()
         .reflect(writer)
-        .touched_objects();
+        .touched_objects()
+        .boxed();
     (store, events)
 }
 

@@ -83,6 +83,6 @@ pub struct TargetSecret {
 }
 
 /// The refresh interval both kinds default to.
-pub(super) fn default_refresh_interval() -> String {
-    "1h".to_string()
+pub(super) fn default_refresh_interval() -> crate::duration::SpecDuration {
+    crate::duration::SpecDuration::new("1h")
 }

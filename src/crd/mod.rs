@@ -37,12 +37,14 @@ pub trait Synced: kube::Resource<DynamicType = ()> {
     fn vault(&self) -> &VaultSource;
     /// The Secret to write.
     fn target(&self) -> &TargetSecret;
-    /// The refresh interval as written in the spec.
-    fn refresh_interval(&self) -> &str;
+    /// The refresh interval of the spec.
+    fn refresh_interval(&self) -> &crate::duration::SpecDuration;
     /// The status as stored on the object.
     fn status(&self) -> Option<&Self::Status>;
     /// The shared part of a status.
     fn sync_part(status: &Self::Status) -> &SyncStatus;
+    /// The shared part of a status, to change it.
+    fn sync_part_mut(status: &mut Self::Status) -> &mut SyncStatus;
 
     /// The shared part of the status as stored on the object.
     fn sync_status(&self) -> Option<&SyncStatus> {

@@ -1,6 +1,8 @@
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use crate::duration::SpecDuration;
+
 use super::{SyncStatus, TargetSecret, VaultSource};
 
 /// Syncs one Key Vault certificate (key and chain) into a TLS Secret.
@@ -59,7 +61,7 @@ pub struct VaultCertificateSpec {
         length(min = 2, max = 16)
     )]
     #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('30s') && duration(self) <= duration('168h')").message("refreshInterval must be a duration between 30s and 168h, for example 1h or 15m"))]
-    pub refresh_interval: String,
+    pub refresh_interval: SpecDuration,
     /// How long before the certificate's notAfter the `ExpiringSoon` condition turns True (and a
     /// Warning Event is emitted), as a Go-style duration between 1m and 8760h. vaultsync also
     /// checks the vault at that moment and at notAfter, whatever the refresh interval.
@@ -69,11 +71,11 @@ pub struct VaultCertificateSpec {
         length(min = 2, max = 16)
     )]
     #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('1m') && duration(self) <= duration('8760h')").message("renewBefore must be a duration between 1m and 8760h, for example 720h (30 days)"))]
-    pub renew_before: String,
+    pub renew_before: SpecDuration,
 }
 
-fn default_renew_before() -> String {
-    "720h".to_string()
+fn default_renew_before() -> SpecDuration {
+    SpecDuration::new("720h")
 }
 
 /// A certificate in the vault.
@@ -218,7 +220,7 @@ impl super::Synced for VaultCertificate {
         &self.spec.target
     }
 
-    fn refresh_interval(&self) -> &str {
+    fn refresh_interval(&self) -> &SpecDuration {
         &self.spec.refresh_interval
     }
 
@@ -228,5 +230,9 @@ impl super::Synced for VaultCertificate {
 
     fn sync_part(status: &VaultCertificateStatus) -> &SyncStatus {
         &status.sync
+    }
+
+    fn sync_part_mut(status: &mut VaultCertificateStatus) -> &mut SyncStatus {
+        &mut status.sync
     }
 }

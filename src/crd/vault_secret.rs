@@ -3,6 +3,8 @@ use std::collections::BTreeMap;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use crate::duration::SpecDuration;
+
 use super::{SyncStatus, TargetSecret, VaultSource};
 
 /// Syncs Key Vault secrets into one Kubernetes Secret.
@@ -62,7 +64,7 @@ pub struct VaultSecretSpec {
         length(min = 2, max = 16)
     )]
     #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('30s') && duration(self) <= duration('168h')").message("refreshInterval must be a duration between 30s and 168h, for example 1h or 15m"))]
-    pub refresh_interval: String,
+    pub refresh_interval: SpecDuration,
 }
 
 /// One Secret key filled from one vault secret.
@@ -133,7 +135,7 @@ impl super::Synced for VaultSecret {
         &self.spec.target
     }
 
-    fn refresh_interval(&self) -> &str {
+    fn refresh_interval(&self) -> &SpecDuration {
         &self.spec.refresh_interval
     }
 
@@ -142,6 +144,10 @@ impl super::Synced for VaultSecret {
     }
 
     fn sync_part(status: &SyncStatus) -> &SyncStatus {
+        status
+    }
+
+    fn sync_part_mut(status: &mut SyncStatus) -> &mut SyncStatus {
         status
     }
 }

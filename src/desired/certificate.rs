@@ -136,10 +136,7 @@ pub fn build_stamp(
             .unwrap_or(TLS_SECRET_TYPE)
             .as_bytes(),
     );
-    let options: String = hasher.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let options = super::lower_hex(&hasher.finalize()[..8]);
     format!("{version}.{options}.{}", password_version.unwrap_or("-"))
 }
 

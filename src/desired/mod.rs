@@ -14,3 +14,17 @@ pub const OWNER_UID_LABEL: &str = "vaultsync.dev/owner-uid";
 pub const OWNER_ANNOTATION: &str = "vaultsync.dev/owner";
 /// Annotation with the SHA-256 of the Secret's type and data: equal hash, nothing to write.
 pub const CONTENT_HASH_ANNOTATION: &str = "vaultsync.dev/content-hash";
+
+/// Lowercase hexadecimal of `bytes`, as digests are written in annotations.
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(super::lower_hex(&[0x00, 0xab, 0x5f]), "00ab5f");
+        assert_eq!(super::lower_hex(&[]), "");
+    }
+}

@@ -62,11 +62,7 @@ pub fn content_hash(type_: &str, data: &BTreeMap<String, SecretValue>) -> String
         hasher.update((value.expose().len() as u64).to_be_bytes());
         hasher.update(value.expose());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::lower_hex(&hasher.finalize())
 }
 
 /// Builds the desired Secret.

@@ -43,7 +43,11 @@ pub async fn apply(
         secrets
             .replace(&desired.name, &params, &replacement)
             .await
-            .map_err(|source| SyncError::Kubernetes { action, source })?;
+            .map_err(|source| SyncError::ApplySecret {
+                name: desired.name.clone(),
+                action,
+                source,
+            })?;
         return Ok(Applied::Updated);
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -54,8 +58,9 @@ pub async fn apply(
             &Patch::Apply(desired.to_secret(namespace)),
         )
         .await
-        .map_err(|source| SyncError::Kubernetes {
-            action: "apply the Secret",
+        .map_err(|source| SyncError::ApplySecret {
+            name: desired.name.clone(),
+            action: "apply Secret",
             source,
         })?;
     Ok(if existing.is_some() {
@@ -77,7 +82,7 @@ fn replacement(
     let mut wanted = desired.to_secret(namespace);
     if adopt {
         wanted.metadata.resource_version = existing.metadata.resource_version.clone();
-        return Some((wanted, "apply the adopted Secret"));
+        return Some((wanted, "adopt Secret"));
     }
     if !has_foreign_keys(existing, desired) {
         return None;
@@ -96,7 +101,7 @@ fn replacement(
         .extend(desired.annotations.clone());
     meta.owner_references = wanted.metadata.owner_references;
     meta.managed_fields = None;
-    Some((replacement, "apply the Secret without foreign keys"))
+    Some((replacement, "remove foreign keys from Secret"))
 }
 
 /// Whether `existing` holds keys the desired Secret does not.

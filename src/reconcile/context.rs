@@ -1,3 +1,5 @@
+//! What every reconcile shares: the clients, caches, schedule, settings and clock.
+
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -5,6 +7,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Schedule;
+use super::clock::{Clock, SystemClock};
 use crate::telemetry::Metrics;
 use crate::vault::shared::SharedVault;
 
@@ -31,10 +34,12 @@ pub struct Context {
     pub settings: Settings,
     /// Per-object schedule and last writes.
     pub schedule: Schedule,
+    /// Where reconciles read the time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Context {
-    /// Wraps everything in an `Arc` for the controller.
+    /// A context reading the system's clocks.
     pub fn new(
         client: kube::Client,
         vault: SharedVault,
@@ -42,8 +47,8 @@ impl Context {
         recorder: Recorder,
         metrics: Metrics,
         settings: Settings,
-    ) -> Arc<Self> {
-        Arc::new(Context {
+    ) -> Self {
+        Context {
             client,
             vault,
             secrets,
@@ -51,7 +56,13 @@ impl Context {
             metrics,
             settings,
             schedule: Schedule::default(),
-        })
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Reads the time from `clock` instead.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Context { clock, ..self }
     }
 }
 

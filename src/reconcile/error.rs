@@ -1,15 +1,29 @@
+//! What can stop one reconcile: one variant per step, each naming what was being done and to
+//! which object, and each deriving its condition reason and its retry rule.
+
 use std::time::Duration;
 
-use crate::vault::VaultError;
+use crate::vault::{VaultError, VaultErrorKind};
 
 use super::reason;
 
-/// Everything that can stop one reconcile, each mapped to a condition reason and a retry class.
+/// Everything that can stop one reconcile, by the step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// The spec cannot be satisfied as written.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// Reading the ServiceAccount named in the spec failed.
+    #[error("failed to read ServiceAccount {namespace}/{name}: {source}")]
+    ReadServiceAccount {
+        /// Namespace of the ServiceAccount.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
     /// The ServiceAccount named in the spec does not exist.
     #[error("ServiceAccount {namespace}/{name} not found")]
     ServiceAccountNotFound {
@@ -28,35 +42,82 @@ pub enum SyncError {
         /// What is missing.
         problem: String,
     },
-    /// A vault operation failed.
-    #[error("failed to read the vault: {0}")]
-    Vault(#[from] VaultError),
-    /// Reading a certificate or its backing secret failed.
-    #[error("failed to read the certificate from the vault: {0}")]
-    CertificateRead(VaultError),
-    /// The certificate's key and chain could not be turned into a TLS Secret.
-    #[error("the vault certificate cannot be used: {0}")]
-    Certificate(#[from] vaultsync_tls::TlsError),
+    /// Reading the target Secret (to check who owns it) failed.
+    #[error("failed to read Secret {name}: {source}")]
+    ReadTargetSecret {
+        /// The target Secret's name.
+        name: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// A Secret of that name exists and may not be taken over.
+    #[error("{0}")]
+    OwnershipConflict(String),
+    /// Listing the vault's secrets failed.
+    #[error("failed to list the vault's secrets: {0}")]
+    ListSecrets(#[source] VaultError),
+    /// Reading one vault secret failed.
+    #[error("failed to read vault secret {name}: {source}")]
+    ReadSecret {
+        /// The vault secret's name.
+        name: String,
+        /// The classified vault failure.
+        #[source]
+        source: VaultError,
+    },
+    /// Reading a certificate's metadata failed.
+    #[error("failed to read vault certificate {name}: {source}")]
+    ReadCertificate {
+        /// The vault certificate's name.
+        name: String,
+        /// The classified vault failure.
+        #[source]
+        source: VaultError,
+    },
+    /// Reading a certificate's key and chain (its backing secret) failed.
+    #[error("failed to read the key and chain of vault certificate {name}: {source}")]
+    ReadCertificateKey {
+        /// The vault certificate's name.
+        name: String,
+        /// The classified vault failure.
+        #[source]
+        source: VaultError,
+    },
     /// The backing secret is not a certificate's (unexpected content type or not text).
     #[error(
         "the certificate's backing secret has content type {0:?}, expected application/x-pkcs12 or application/x-pem-file"
     )]
     CertificateFormat(Option<String>),
-    /// The PKCS#12 keystore password could not be read.
-    #[error("keystore password unavailable: {0}")]
-    KeystorePassword(String),
-    /// A Secret of that name exists and may not be taken over.
-    #[error("{0}")]
-    OwnershipConflict(String),
-    /// Reading or writing Kubernetes objects failed.
-    #[error("failed to {action}: {source}")]
-    Kubernetes {
-        /// What was being done.
-        action: &'static str,
-        /// The cause.
+    /// The certificate's key and chain could not be turned into a TLS Secret.
+    #[error("the vault certificate cannot be used: {0}")]
+    Certificate(#[from] vaultsync_tls::TlsError),
+    /// Reading the Secret holding the keystore password failed.
+    #[error("failed to read keystore password Secret {name}: {source}")]
+    ReadKeystorePassword {
+        /// The password Secret's name.
+        name: String,
+        /// The API server's answer.
         #[source]
         source: kube::Error,
     },
+    /// The keystore password Secret is missing or unusable.
+    #[error("keystore password unavailable: {0}")]
+    KeystorePassword(String),
+    /// Writing the target Secret failed.
+    #[error("failed to {action} {name}: {source}")]
+    ApplySecret {
+        /// The target Secret's name.
+        name: String,
+        /// Which write: apply, replace without foreign keys, adopt.
+        action: &'static str,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the resource's status failed.
+    #[error("failed to write the status: {0}")]
+    WriteStatus(#[source] kube::Error),
 }
 
 /// What to do after a failure.
@@ -77,20 +138,24 @@ impl SyncError {
             SyncError::InvalidSpec(_) => reason::INVALID_SPEC,
             SyncError::ServiceAccountNotFound { .. } => reason::SERVICE_ACCOUNT_NOT_FOUND,
             SyncError::IdentityAnnotationMissing { .. } => reason::IDENTITY_ANNOTATION_MISSING,
-            SyncError::Vault(e) => vault_reason(e),
-            SyncError::CertificateRead(VaultError::NotFound { .. }) => {
-                reason::CERTIFICATE_NOT_FOUND
-            }
-            SyncError::CertificateRead(VaultError::Disabled { .. }) => reason::CERTIFICATE_DISABLED,
-            SyncError::CertificateRead(e) => vault_reason(e),
-            SyncError::Certificate(e) => e.reason(),
-            SyncError::CertificateFormat(_) => reason::CERTIFICATE_FORMAT_UNSUPPORTED,
-            SyncError::KeystorePassword(_) => reason::KEYSTORE_PASSWORD_UNAVAILABLE,
+            SyncError::ReadServiceAccount { .. }
+            | SyncError::ReadTargetSecret { .. }
+            | SyncError::ReadKeystorePassword { .. }
+            | SyncError::WriteStatus(_) => reason::KUBERNETES_ERROR,
             SyncError::OwnershipConflict(_) => reason::OWNERSHIP_CONFLICT,
-            SyncError::Kubernetes { action, .. } if action.starts_with("apply") => {
-                reason::APPLY_FAILED
+            SyncError::ListSecrets(e) | SyncError::ReadSecret { source: e, .. } => {
+                vault_reason(e.kind())
             }
-            SyncError::Kubernetes { .. } => reason::KUBERNETES_ERROR,
+            SyncError::ReadCertificate { source: e, .. }
+            | SyncError::ReadCertificateKey { source: e, .. } => match e.kind() {
+                VaultErrorKind::NotFound => reason::CERTIFICATE_NOT_FOUND,
+                VaultErrorKind::Disabled => reason::CERTIFICATE_DISABLED,
+                other => vault_reason(other),
+            },
+            SyncError::CertificateFormat(_) => reason::CERTIFICATE_FORMAT_UNSUPPORTED,
+            SyncError::Certificate(e) => e.reason(),
+            SyncError::KeystorePassword(_) => reason::KEYSTORE_PASSWORD_UNAVAILABLE,
+            SyncError::ApplySecret { .. } => reason::APPLY_FAILED,
         }
     }
 
@@ -98,25 +163,85 @@ impl SyncError {
     pub fn retry(&self) -> Retry {
         match self {
             SyncError::InvalidSpec(_) => Retry::WaitForChange,
-            SyncError::Vault(VaultError::Throttled {
-                retry_after: Some(after),
-            })
-            | SyncError::CertificateRead(VaultError::Throttled {
-                retry_after: Some(after),
-            }) => Retry::After(*after),
-            _ => Retry::Backoff,
+            _ => match self.vault_error() {
+                Some(VaultError::Throttled {
+                    retry_after: Some(after),
+                }) => Retry::After(*after),
+                _ => Retry::Backoff,
+            },
+        }
+    }
+
+    fn vault_error(&self) -> Option<&VaultError> {
+        match self {
+            SyncError::ListSecrets(e)
+            | SyncError::ReadSecret { source: e, .. }
+            | SyncError::ReadCertificate { source: e, .. }
+            | SyncError::ReadCertificateKey { source: e, .. } => Some(e),
+            _ => None,
         }
     }
 }
 
-fn vault_reason(error: &VaultError) -> &'static str {
-    match error {
-        VaultError::NotFound { .. } => reason::SECRET_NOT_FOUND,
-        VaultError::Disabled { .. } => reason::SECRET_DISABLED,
-        VaultError::Forbidden { .. } => reason::FORBIDDEN,
-        VaultError::Authentication { .. } => reason::TOKEN_EXCHANGE_FAILED,
-        VaultError::Throttled { .. } => reason::THROTTLED,
-        VaultError::Unavailable { .. } => reason::VAULT_UNAVAILABLE,
-        VaultError::Invalid { .. } => reason::VAULT_REQUEST_INVALID,
+/// The condition reason of a vault failure outside certificates.
+fn vault_reason(kind: VaultErrorKind) -> &'static str {
+    match kind {
+        VaultErrorKind::NotFound => reason::SECRET_NOT_FOUND,
+        VaultErrorKind::Disabled => reason::SECRET_DISABLED,
+        VaultErrorKind::Forbidden => reason::FORBIDDEN,
+        VaultErrorKind::Authentication => reason::TOKEN_EXCHANGE_FAILED,
+        VaultErrorKind::Throttled => reason::THROTTLED,
+        VaultErrorKind::Unavailable => reason::VAULT_UNAVAILABLE,
+        VaultErrorKind::Invalid => reason::VAULT_REQUEST_INVALID,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_step_names_its_object_and_derives_its_reason() {
+        let secret = SyncError::ReadSecret {
+            name: "db".into(),
+            source: VaultError::NotFound,
+        };
+        assert_eq!(secret.reason(), reason::SECRET_NOT_FOUND);
+        assert!(
+            secret
+                .to_string()
+                .starts_with("failed to read vault secret db: ")
+        );
+        let certificate = SyncError::ReadCertificate {
+            name: "web".into(),
+            source: VaultError::NotFound,
+        };
+        assert_eq!(certificate.reason(), reason::CERTIFICATE_NOT_FOUND);
+        let key = SyncError::ReadCertificateKey {
+            name: "web".into(),
+            source: VaultError::Disabled,
+        };
+        assert_eq!(key.reason(), reason::CERTIFICATE_DISABLED);
+        let listing = SyncError::ListSecrets(VaultError::Forbidden {
+            detail: "HTTP 403 Forbidden".into(),
+        });
+        assert_eq!(listing.reason(), reason::FORBIDDEN);
+    }
+
+    #[test]
+    fn throttling_waits_for_the_vaults_hint_and_spec_errors_for_an_edit() {
+        let throttled = SyncError::ReadCertificate {
+            name: "web".into(),
+            source: VaultError::Throttled {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        };
+        assert_eq!(throttled.retry(), Retry::After(Duration::from_secs(7)));
+        let unhinted = SyncError::ListSecrets(VaultError::Throttled { retry_after: None });
+        assert_eq!(unhinted.retry(), Retry::Backoff);
+        assert_eq!(
+            SyncError::InvalidSpec("x".into()).retry(),
+            Retry::WaitForChange
+        );
     }
 }

@@ -23,8 +23,9 @@ pub async fn resolve_identity(
     let account = accounts
         .get_opt(service_account)
         .await
-        .map_err(|source| SyncError::Kubernetes {
-            action: "read the ServiceAccount",
+        .map_err(|source| SyncError::ReadServiceAccount {
+            namespace: namespace.to_string(),
+            name: service_account.to_string(),
             source,
         })?
         .ok_or_else(|| SyncError::ServiceAccountNotFound {

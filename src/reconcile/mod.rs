@@ -1,21 +1,70 @@
-//! The reconcile pipeline shared by both kinds: resolve identity → read the vault → desired
-//! Secret (pure) → guard (pure) → apply (skipped when unchanged) → status and Events.
+//! The reconcile path, one function for both kinds. Read it in this order:
+//!
+//! 1. [`plan`] (pure): which object, the status to build on (what this process last wrote), and
+//!    whether the vault is due: the refresh time came, the spec changed, or a force refresh was
+//!    asked for.
+//! 2. Not due: [`steps::recheck`] makes sure the Secret still is what was last written, from
+//!    memory, without the vault. Due: the kind's [`Kind::sync`] (in [`vault_secret`] and
+//!    [`vault_certificate`]) resolves the identity and runs the ownership guard before any vault
+//!    read ([`steps::start`]), reads only what changed, builds the desired Secret (pure, in
+//!    `crate::desired`) and applies it ([`apply`]: no write when nothing changed). A failed sync
+//!    restores a Secret deleted or edited meanwhile ([`steps::restore_after_failure`]).
+//! 3. [`report`] (pure): the new status, Events, schedule update, metrics and requeue delay; the
+//!    kind adds its own conditions through [`Kind::extend`].
+//! 4. [`commit`]: the only I/O after the sync.
+//!
+//! Each failure is a [`SyncError`] variant naming the step, with its condition reason and retry
+//! rule.
 
 pub mod apply;
-mod certificate_status;
+mod certificate_report;
+pub mod clock;
+mod commit;
+mod conditions;
 mod context;
 mod error;
 pub mod guard;
 pub mod identity;
-mod outcome;
-pub mod pipeline;
+mod kind;
+pub mod plan;
 pub mod reason;
+mod report;
 pub mod requeue;
 mod schedule;
-pub mod status;
+pub mod steps;
 pub mod vault_certificate;
 pub mod vault_secret;
 
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
+
 pub use context::{Context, SecretCache, Settings};
 pub use error::{Retry, SyncError};
+pub use kind::{Extension, Kind, Refresh, Written};
 pub use schedule::{ObjectKey, Schedule};
+
+/// Reconciles one resource of kind `K`. Failures are reported through status and Events; the
+/// returned error only covers failing to write that status.
+pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Action, SyncError> {
+    let resource = resource.as_ref();
+    let entry = ctx.schedule.get(&ObjectKey::of(resource));
+    let plan = plan::plan(resource, entry, ctx.clock.now());
+    let spec_error = plan
+        .spec_error()
+        .or_else(|| resource.spec_problem().map(SyncError::InvalidSpec));
+    let result = match (spec_error, plan.last_if_not_due()) {
+        (Some(err), _) => Err(err),
+        (None, Some(last)) => steps::recheck(resource, &ctx, &plan.key, last).await,
+        (None, None) => {
+            let result = resource.sync(&ctx, &plan).await;
+            if result.is_err() {
+                steps::restore_after_failure(resource, &ctx, &plan).await;
+            }
+            result
+        }
+    };
+    let roll = rand::random_range(-1.0..=1.0);
+    let report = report::report(resource, &plan, result, roll);
+    commit::commit(&ctx, resource, &plan, report).await
+}

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use rand::Rng;
-
 use super::error::Retry;
 
 /// First backoff step after a failure.
@@ -14,43 +12,23 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Safety recheck while waiting for a spec change.
 const WAIT_FOR_CHANGE_RECHECK: Duration = Duration::from_secs(1800);
 
-/// Parses `1h30m`, `15m`, `90s` (the CRD pattern guarantees this shape).
-pub fn parse_interval(text: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let value: u64 = number.parse().ok()?;
-        number.clear();
-        total += match c {
-            'h' => value * 3600,
-            'm' => value * 60,
-            's' => value,
-            _ => return None,
-        };
-    }
-    (number.is_empty() && total > 0).then(|| Duration::from_secs(total))
-}
-
-/// `base` spread by ±`fraction` so that many resources do not act in lockstep.
-pub fn jitter(base: Duration, fraction: f64) -> Duration {
-    let factor = 1.0 + rand::rng().random_range(-fraction..=fraction);
+/// `base` spread by ±`fraction` so that many resources do not act in lockstep; `roll`, in
+/// [-1, 1], says where in that range.
+pub fn spread(base: Duration, fraction: f64, roll: f64) -> Duration {
+    let factor = 1.0 + fraction * roll.clamp(-1.0, 1.0);
     base.mul_f64(factor.max(0.0))
 }
 
-/// Delay after the `failures`-th consecutive failure (1-based).
-pub fn after_failure(retry: Retry, failures: u32) -> Duration {
+/// Delay after the `failures`-th consecutive failure (1-based); `roll`, in [-1, 1], spreads it.
+pub fn after_failure(retry: Retry, failures: u32, roll: f64) -> Duration {
     let exponential = BACKOFF_BASE
         .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(10)))
         .min(BACKOFF_MAX);
     match retry {
-        Retry::Backoff => jitter(exponential, 0.2),
+        Retry::Backoff => spread(exponential, 0.2, roll),
         Retry::After(after) => after
             .clamp(Duration::from_secs(1), BACKOFF_MAX)
-            .saturating_add(jitter(Duration::from_secs(1), 0.5)),
+            .saturating_add(spread(Duration::from_secs(1), 0.5, roll)),
         Retry::WaitForChange => WAIT_FOR_CHANGE_RECHECK,
     }
 }
@@ -60,22 +38,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_parse() {
-        assert_eq!(parse_interval("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_interval("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_interval("10"), None);
-        assert_eq!(parse_interval("0s"), None);
+    fn spread_stays_within_its_fraction() {
+        let base = Duration::from_secs(100);
+        assert_eq!(spread(base, 0.1, -1.0), Duration::from_secs(90));
+        assert_eq!(spread(base, 0.1, 1.0), Duration::from_secs(110));
+        assert_eq!(spread(base, 0.1, 7.0), Duration::from_secs(110));
     }
 
     #[test]
     fn backoff_grows_and_caps_with_bounded_jitter() {
-        let first = after_failure(Retry::Backoff, 1);
-        assert!(first >= Duration::from_secs(4) && first <= Duration::from_secs(6));
-        let later = after_failure(Retry::Backoff, 4);
-        assert!(later >= Duration::from_secs(32) && later <= Duration::from_secs(48));
-        assert!(after_failure(Retry::Backoff, 50) <= Duration::from_secs(360));
-        assert!(after_failure(Retry::After(Duration::from_secs(7)), 1) >= Duration::from_secs(7));
-        let absurd = after_failure(Retry::After(Duration::MAX), 1);
-        assert!(absurd <= BACKOFF_MAX + Duration::from_secs(2), "{absurd:?}");
+        assert_eq!(
+            after_failure(Retry::Backoff, 1, 0.0),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            after_failure(Retry::Backoff, 1, -1.0),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            after_failure(Retry::Backoff, 4, 1.0),
+            Duration::from_secs(48)
+        );
+        assert_eq!(
+            after_failure(Retry::Backoff, 50, 1.0),
+            Duration::from_secs(360)
+        );
+        let hinted = after_failure(Retry::After(Duration::from_secs(7)), 1, -1.0);
+        assert_eq!(hinted, Duration::from_millis(7500));
+        let absurd = after_failure(Retry::After(Duration::MAX), 1, 1.0);
+        assert_eq!(absurd, BACKOFF_MAX + Duration::from_millis(1500));
+        assert_eq!(
+            after_failure(Retry::WaitForChange, 3, 1.0),
+            WAIT_FOR_CHANGE_RECHECK
+        );
     }
 }

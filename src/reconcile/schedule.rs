@@ -22,6 +22,19 @@ pub struct ObjectKey {
     pub uid: String,
 }
 
+impl ObjectKey {
+    /// The key of `resource`.
+    pub fn of<K: crate::crd::Synced>(resource: &K) -> Self {
+        use kube::ResourceExt;
+        ObjectKey {
+            kind: K::KIND,
+            namespace: resource.namespace().unwrap_or_default(),
+            name: resource.name_any(),
+            uid: resource.uid().unwrap_or_default(),
+        }
+    }
+}
+
 /// What is remembered about one resource.
 #[derive(Clone, Debug, Default)]
 pub struct Entry {

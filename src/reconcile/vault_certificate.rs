@@ -1,266 +1,225 @@
-//! The VaultCertificate reconciler: reads certificate metadata on each refresh, reads and converts
-//! the key and chain only when the version (or the spec, or the keystore password) changed, and
-//! adds the certificate's facts, `ExpiringSoon` and `ChainValid` to the shared status.
+//! The VaultCertificate kind: reads certificate metadata on each refresh, reads and converts the
+//! key and chain only when the version (or the spec, or the keystore password) changed, and
+//! reports the certificate's facts, `ExpiringSoon` and `ChainValid` (see
+//! [`super::certificate_report`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
-use kube::{Api, Resource};
+use kube::Api;
 
 use super::apply::apply;
-use super::certificate_status::{chain_condition, expiring_condition, is_true};
-use super::outcome::{finish, publish};
-use super::pipeline::{self, Plan};
-use super::status::{condition, differs, now_rfc3339, set_condition};
-use super::{Context, SyncError, reason, requeue};
+use super::certificate_report::{CertificateReport, Converted};
+use super::clock::Now;
+use super::kind::{Extension, Kind, Refresh, Written};
+use super::plan::Plan;
+use super::steps::{self, Start};
+use super::{Context, SyncError};
 use crate::crd::{
-    CertificateStatus, ConditionStatus, Synced, SyncedVersion, VaultCertificate,
-    VaultCertificateSpec, VaultCertificateStatus,
+    SyncStatus, Synced, SyncedVersion, VaultCertificate, VaultCertificateSpec,
+    VaultCertificateStatus,
 };
 use crate::desired::certificate::{
     self as cert, BUILD_ANNOTATION, TLS_CRT, TLS_SECRET_TYPE, reusable_data,
 };
 use crate::desired::secret::{DesiredSecret, desired_secret};
 use crate::vault::{CertificateBundle, VaultAccess, VaultError};
-use vaultsync_tls::{BackingFormat, ChainWarning, TlsBundle, TlsError};
+use vaultsync_tls::{BackingFormat, TlsBundle, TlsError};
 
-/// Kind name used in keys, labels and metrics.
-pub const KIND: &str = <VaultCertificate as Synced>::KIND;
+#[async_trait::async_trait]
+impl Kind for VaultCertificate {
+    type Learned = Converted;
 
-/// What a successful attempt produced.
-struct Attempt {
-    desired: DesiredSecret,
-    applied: super::apply::Applied,
-    /// Set when the key and chain were read and converted in this attempt.
-    converted: Option<Converted>,
-}
+    fn spec_problem(&self) -> Option<String> {
+        self.spec
+            .renew_before
+            .get()
+            .err()
+            .map(|problem| format!("renewBefore: {problem}"))
+    }
 
-/// Facts from a fresh conversion.
-struct Converted {
-    certificate: CertificateStatus,
-    warnings: Vec<ChainWarning>,
-}
-
-/// Reconciles one VaultCertificate. Failures are reported through status and Events here; the
-/// returned error only covers failing to write that status.
-pub async fn reconcile(
-    resource: Arc<VaultCertificate>,
-    ctx: Arc<Context>,
-) -> Result<Action, SyncError> {
-    let plan = pipeline::plan(resource.as_ref(), &ctx);
-    let previous = plan.previous.clone().unwrap_or_default();
-    let renew_before = requeue::parse_interval(&resource.spec.renew_before)
-        .unwrap_or(Duration::from_secs(30 * 86_400));
-    let result = match plan.last_if_not_due() {
-        Some(last) => pipeline::recheck(resource.as_ref(), &ctx, &plan.key, last)
-            .await
-            .map(|(desired, applied)| Attempt {
-                desired,
-                applied,
-                converted: None,
-            }),
-        None => {
-            let result = sync(&resource, &ctx, &plan, &previous).await;
-            if result.is_err() {
-                pipeline::restore_after_failure(resource.as_ref(), &ctx, &plan).await;
+    async fn sync(
+        &self,
+        ctx: &Context,
+        plan: &Plan<Self>,
+    ) -> Result<Written<Converted>, SyncError> {
+        let start = steps::start(self, ctx, &plan.key).await?;
+        let found = read_certificate(ctx, &start.access, &self.spec).await?;
+        let password = keystore_password(ctx, self).await?;
+        let stamp = cert::build_stamp(
+            &found.version,
+            &self.spec,
+            password.as_ref().map(|p| p.version.as_str()),
+        );
+        let previous = plan.previous.clone().unwrap_or_default();
+        let (data, learned) = match reusable(&start, &previous, &found, &stamp, plan)? {
+            Some(data) => (data, None),
+            None => {
+                let password = password.map(|p| p.value);
+                let bundle = read_and_convert(
+                    ctx,
+                    &start.access,
+                    &found,
+                    &self.spec,
+                    plan.now.unix,
+                    password,
+                )
+                .await?;
+                let keystore_key = self.spec.output.pkcs12.as_ref().map(|p| p.key.as_str());
+                let converted = Converted {
+                    certificate: cert::certificate_status(&bundle.info, &found.version),
+                    warnings: bundle.warnings.clone(),
+                };
+                (cert::tls_data(&bundle, keystore_key), Some(converted))
             }
-            result
-        }
-    };
-    let (result, converted) = match result {
-        Ok(done) => (Ok((done.desired, done.applied)), done.converted),
-        Err(err) => (Err(err), None),
-    };
-    let certificate = converted
-        .as_ref()
-        .map(|c| c.certificate.clone())
-        .or_else(|| previous.certificate.clone());
-    let now = jiff::Timestamp::now().as_second();
-    let not_after = certificate.as_ref().and_then(cert::not_after_unix);
-    let interval = cert::refresh_delay(plan.interval, now, not_after, renew_before);
-
-    let (written, action) = finish(&ctx, plan.outcome(resource.as_ref(), interval), result).await;
-    let must_write = written.is_some();
-    let mut status = VaultCertificateStatus {
-        sync: written.unwrap_or_else(|| previous.sync.clone()),
-        certificate,
-    };
-    let reference = resource.object_ref(&());
-    let generation = resource.metadata.generation;
-    let now_text = now_rfc3339();
-    if let (Some(facts), Some(not_after)) = (&status.certificate, not_after) {
-        ctx.metrics
-            .set_certificate_expiry(&plan.key.namespace, &plan.key.name, not_after);
-        let soon = cert::expiring_soon(now, not_after, renew_before);
-        let expiring = expiring_condition(facts, soon, &resource.spec.renew_before);
-        let was_soon = is_true(&previous.sync.conditions, reason::EXPIRING_SOON);
-        set_condition(
-            &mut status.sync.conditions,
-            condition(
-                &previous.sync.conditions,
-                reason::EXPIRING_SOON,
-                expiring.0,
-                expiring.1,
-                &expiring.2,
-                generation,
-                &now_text,
-            ),
-        );
-        if soon && was_soon != Some(true) {
-            publish(
-                &ctx,
-                &reference,
-                EventType::Warning,
-                expiring.1,
-                &expiring.2,
-            )
-            .await;
-        } else if !soon && was_soon == Some(true) {
-            let note = format!("certificate renewed: {}", expiring.2);
-            publish(
-                &ctx,
-                &reference,
-                EventType::Normal,
-                reason::CERTIFICATE_RENEWED,
-                &note,
-            )
-            .await;
-        }
+        };
+        let desired = self.desired(plan, &found, &stamp, data);
+        let existing = start.existing.as_ref();
+        let applied = apply(
+            &ctx.client,
+            &plan.key.namespace,
+            &desired,
+            existing,
+            start.adopt,
+        )
+        .await?;
+        Ok(Written {
+            desired,
+            applied,
+            learned,
+        })
     }
-    if let Some(converted) = &converted {
-        let (state, why, message) = chain_condition(&converted.warnings);
-        let was_valid = is_true(&previous.sync.conditions, reason::CHAIN_VALID);
-        set_condition(
-            &mut status.sync.conditions,
-            condition(
-                &previous.sync.conditions,
-                reason::CHAIN_VALID,
-                state,
-                why,
-                &message,
-                generation,
-                &now_text,
-            ),
-        );
-        if state == ConditionStatus::False && was_valid != Some(false) {
-            publish(&ctx, &reference, EventType::Warning, why, &message).await;
+
+    fn refresh(
+        &self,
+        interval: Duration,
+        previous: &VaultCertificateStatus,
+        learned: Option<&Converted>,
+        now: Now,
+    ) -> Refresh {
+        let facts = learned
+            .map(|c| &c.certificate)
+            .or(previous.certificate.as_ref());
+        let not_after = facts.and_then(cert::not_after_unix);
+        let deadline = cert::refresh_delay(interval, now.unix, not_after, self.renew_before());
+        if deadline < interval {
+            Refresh::Exact(deadline)
+        } else {
+            Refresh::Spread(interval)
         }
     }
 
-    let changed = must_write
-        || differs(Some(&previous.sync), &status.sync)
-        || previous.certificate != status.certificate;
-    if changed {
-        pipeline::write_status::<VaultCertificate>(&ctx, &plan.key, status).await?;
+    fn extend(
+        &self,
+        sync: SyncStatus,
+        previous: &VaultCertificateStatus,
+        learned: Option<&Converted>,
+        now: Now,
+    ) -> Extension<VaultCertificateStatus> {
+        CertificateReport {
+            renew_before: (self.spec.renew_before.as_str(), self.renew_before()),
+            generation: self.metadata.generation,
+            previous,
+            converted: learned,
+            now,
+        }
+        .extend(sync)
     }
-    Ok(action)
 }
 
-/// Reads the certificate's metadata; reads and converts its key and chain only when something
-/// that shapes the Secret changed; applies.
-async fn sync(
-    resource: &VaultCertificate,
+impl VaultCertificate {
+    /// `renewBefore`; an unusable value stops the reconcile earlier ([`Kind::spec_problem`]).
+    fn renew_before(&self) -> Duration {
+        self.spec.renew_before.get().unwrap_or_default()
+    }
+
+    /// The TLS Secret holding `data`, stamped with what it was built from.
+    fn desired(
+        &self,
+        plan: &Plan<Self>,
+        found: &CertificateBundle,
+        stamp: &str,
+        data: std::collections::BTreeMap<String, crate::vault::SecretValue>,
+    ) -> DesiredSecret {
+        let mut target = self.spec.target.clone();
+        target
+            .annotations
+            .insert(BUILD_ANNOTATION.to_string(), stamp.to_string());
+        let versions = vec![SyncedVersion {
+            key: TLS_CRT.to_string(),
+            name: found.name.clone(),
+            version: found.version.clone(),
+            updated: found.updated,
+        }];
+        let owner = steps::owner::<VaultCertificate>(&plan.key);
+        desired_secret(
+            &owner,
+            &target,
+            &self.target_name(),
+            TLS_SECRET_TYPE,
+            data,
+            versions,
+        )
+    }
+}
+
+/// Reads the certificate's metadata (never its key), with its audit line; a disabled certificate
+/// is an error.
+async fn read_certificate(
     ctx: &Context,
-    plan: &Plan<VaultCertificate>,
-    previous: &VaultCertificateStatus,
-) -> Result<Attempt, SyncError> {
-    let spec = &resource.spec;
-    let key = &plan.key;
-    let start = pipeline::start(resource, ctx, key).await?;
-    let access = &start.access;
+    access: &VaultAccess,
+    spec: &VaultCertificateSpec,
+) -> Result<CertificateBundle, SyncError> {
     let name = &spec.certificate.name;
     let version = spec.certificate.version.as_deref();
     let found = ctx.vault.get_certificate(access, name, version).await;
-    pipeline::audit(
+    steps::audit(
         access,
         &format!("certificate/{name}"),
         found.as_ref().map(|c| c.version.as_str()).ok().or(version),
         found.as_ref().err(),
     );
-    let found = found.map_err(SyncError::CertificateRead)?;
+    let failed = |source| SyncError::ReadCertificate {
+        name: name.clone(),
+        source,
+    };
+    let found = found.map_err(failed)?;
     if !found.enabled {
-        return Err(SyncError::CertificateRead(VaultError::Disabled {
-            object: format!("certificate {name}"),
-        }));
+        return Err(failed(VaultError::Disabled));
     }
-    let password = keystore_password(ctx, resource).await?;
-    let stamp = cert::build_stamp(
-        &found.version,
-        spec,
-        password.as_ref().map(|p| p.version.as_str()),
-    );
-    let mut target = spec.target.clone();
-    target
-        .annotations
-        .insert(BUILD_ANNOTATION.to_string(), stamp.clone());
-    let owner = pipeline::owner::<VaultCertificate>(key);
-    let secret_name = resource.target_name();
-    let versions = vec![SyncedVersion {
-        key: TLS_CRT.to_string(),
-        name: found.name.clone(),
-        version: found.version.clone(),
-        updated: found.updated,
-    }];
-    let now = jiff::Timestamp::now().as_second();
+    Ok(found)
+}
 
-    let current = start.existing.as_ref().filter(|_| !start.adopt);
-    // The status facts must describe this version too, or they are rebuilt from the key and chain.
+/// The Secret's data when it already holds this build of this certificate, untouched, and the
+/// status facts describe this version too; `None` when the key and chain must be read again.
+fn reusable(
+    start: &Start,
+    previous: &VaultCertificateStatus,
+    found: &CertificateBundle,
+    stamp: &str,
+    plan: &Plan<VaultCertificate>,
+) -> Result<Option<std::collections::BTreeMap<String, crate::vault::SecretValue>>, SyncError> {
     let facts_current = previous
         .certificate
         .as_ref()
         .is_some_and(|c| c.version == found.version);
-    let reused = current
-        .filter(|_| facts_current)
-        .and_then(|secret| reusable_data(secret, &stamp, plan.force.is_some()));
-    let (data, converted) = match reused {
-        Some(data) => {
-            // Same build: the Secret already holds this certificate. It may have expired since
-            // it was written; the Secret keeps it, the status says so.
-            if let Some(not_after) = previous.certificate.as_ref().and_then(cert::not_after_unix)
-                && now > not_after
-            {
-                return Err(TlsError::Expired {
-                    not_after_unix: not_after,
-                }
-                .into());
-            }
-            (data, None)
+    let reused = start
+        .existing
+        .as_ref()
+        .filter(|_| !start.adopt && facts_current)
+        .and_then(|secret| reusable_data(secret, stamp, plan.force.is_some()));
+    // Same build: the Secret already holds this certificate. It may have expired since it was
+    // written; the Secret keeps it, the status says so.
+    if reused.is_some()
+        && let Some(not_after) = previous.certificate.as_ref().and_then(cert::not_after_unix)
+        && plan.now.unix > not_after
+    {
+        return Err(TlsError::Expired {
+            not_after_unix: not_after,
         }
-        None => {
-            let password = password.map(|p| p.value);
-            let bundle = read_and_convert(ctx, access, &found, spec, now, password).await?;
-            let keystore_key = spec.output.pkcs12.as_ref().map(|p| p.key.as_str());
-            let converted = Converted {
-                certificate: cert::certificate_status(&bundle.info, &found.version),
-                warnings: bundle.warnings.clone(),
-            };
-            (cert::tls_data(&bundle, keystore_key), Some(converted))
-        }
-    };
-    let desired = desired_secret(
-        &owner,
-        &target,
-        &secret_name,
-        TLS_SECRET_TYPE,
-        data,
-        versions,
-    );
-    let applied = apply(
-        &ctx.client,
-        &key.namespace,
-        &desired,
-        start.existing.as_ref(),
-        start.adopt,
-    )
-    .await?;
-    Ok(Attempt {
-        desired,
-        applied,
-        converted,
-    })
+        .into());
+    }
+    Ok(reused)
 }
 
 /// Reads the certificate's backing secret (key and chain) and converts it to TLS files.
@@ -276,13 +235,16 @@ async fn read_and_convert(
         .vault
         .get_secret(access, &found.secret_name, Some(&found.secret_version))
         .await;
-    pipeline::audit(
+    steps::audit(
         access,
         &found.secret_name,
         Some(&found.secret_version),
         backing.as_ref().err(),
     );
-    let backing = backing.map_err(SyncError::CertificateRead)?;
+    let backing = backing.map_err(|source| SyncError::ReadCertificateKey {
+        name: found.name.clone(),
+        source,
+    })?;
     let format = backing
         .content_type
         .as_deref()
@@ -302,6 +264,7 @@ struct Password {
     version: String,
 }
 
+/// The keystore password named by `output.pkcs12`, if any.
 async fn keystore_password(
     ctx: &Context,
     resource: &VaultCertificate,
@@ -314,8 +277,8 @@ async fn keystore_password(
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
         .get_opt(&reference.name)
         .await
-        .map_err(|source| SyncError::Kubernetes {
-            action: "read the keystore password Secret",
+        .map_err(|source| SyncError::ReadKeystorePassword {
+            name: reference.name.clone(),
             source,
         })?
         .ok_or_else(|| {

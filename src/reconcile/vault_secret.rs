@@ -1,91 +1,143 @@
-//! The VaultSecret reconciler: decides whether the vault is due, reads only what changed, and
-//! hands the result to the shared apply and status steps.
+//! The VaultSecret kind: reads only what changed (listing-based change detection, values read
+//! again only when their `updated` time moved) and builds one Opaque Secret.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::Action;
 
-use super::apply::{Applied, apply};
-use super::outcome::finish;
-use super::{Context, ObjectKey, SyncError, pipeline};
+use super::apply::apply;
+use super::clock::Now;
+use super::kind::{Extension, Kind, Written};
+use super::plan::Plan;
+use super::{Context, SyncError, steps};
 use crate::crd::{SyncStatus, Synced, SyncedVersion, VaultSecret};
-use crate::desired::secret::{DesiredSecret, desired_secret};
+use crate::desired::secret::desired_secret;
 use crate::desired::select::{self, Source};
-use crate::vault::{SecretBundle, SecretValue, VaultAccess, VaultError};
+use crate::vault::{SecretBundle, SecretProperties, SecretValue, VaultAccess};
 
-/// Kind name used in keys, labels and metrics.
-pub const KIND: &str = <VaultSecret as Synced>::KIND;
+#[async_trait::async_trait]
+impl Kind for VaultSecret {
+    type Learned = ();
 
-/// Reconciles one VaultSecret. Failures are reported through status and Events here; the
-/// returned error only covers failing to write that status.
-pub async fn reconcile(resource: Arc<VaultSecret>, ctx: Arc<Context>) -> Result<Action, SyncError> {
-    let plan = pipeline::plan(resource.as_ref(), &ctx);
-    let result = match plan.last_if_not_due() {
-        Some(last) => pipeline::recheck(resource.as_ref(), &ctx, &plan.key, last).await,
-        None => {
-            let previous = plan.previous.as_ref();
-            let result = sync(&resource, previous, &ctx, &plan.key, plan.force.is_some()).await;
-            if result.is_err() {
-                pipeline::restore_after_failure(resource.as_ref(), &ctx, &plan).await;
-            }
-            result
+    async fn sync(&self, ctx: &Context, plan: &Plan<Self>) -> Result<Written<()>, SyncError> {
+        let start = steps::start(self, ctx, &plan.key).await?;
+        let listing = listing_if_useful(self, ctx, &start.access).await?;
+        let sources = select::sources(&self.spec, listing.as_deref().map(Vec::as_slice))
+            .map_err(SyncError::InvalidSpec)?;
+        let current = start
+            .existing
+            .as_ref()
+            .filter(|_| !start.adopt)
+            .map(current_values)
+            .unwrap_or_default();
+        let previous = plan.previous.as_ref();
+        let (mut data, mut versions, to_fetch) = split_kept_and_stale(
+            &sources,
+            listing.as_deref().map(Vec::as_slice),
+            previous,
+            &current,
+            plan.force.is_some(),
+        );
+        let fetched = join_all(
+            to_fetch
+                .iter()
+                .map(|source| read_secret(ctx, &start.access, source)),
+        )
+        .await;
+        for (source, result) in to_fetch.iter().zip(fetched) {
+            let bundle = result?;
+            versions.push(SyncedVersion {
+                key: source.key.clone(),
+                name: source.name.clone(),
+                version: bundle.version.clone(),
+                updated: bundle.updated,
+            });
+            data.insert(source.key.clone(), bundle.value);
         }
-    };
-    let outcome = plan.outcome(resource.as_ref(), plan.interval);
-    let (status, action) = finish(&ctx, outcome, result).await;
-    if let Some(status) = status {
-        pipeline::write_status::<VaultSecret>(&ctx, &plan.key, status).await?;
+        let owner = steps::owner::<VaultSecret>(&plan.key);
+        let secret_name = self.target_name();
+        let desired = desired_secret(
+            &owner,
+            &self.spec.target,
+            &secret_name,
+            "Opaque",
+            data,
+            versions,
+        );
+        let existing = start.existing.as_ref();
+        let applied = apply(
+            &ctx.client,
+            &plan.key.namespace,
+            &desired,
+            existing,
+            start.adopt,
+        )
+        .await?;
+        Ok(Written {
+            desired,
+            applied,
+            learned: None,
+        })
     }
-    Ok(action)
+
+    fn extend(
+        &self,
+        sync: SyncStatus,
+        _previous: &SyncStatus,
+        _learned: Option<&()>,
+        _now: Now,
+    ) -> Extension<SyncStatus> {
+        Extension {
+            status: sync,
+            notes: Vec::new(),
+            expiry: None,
+        }
+    }
 }
 
-/// Reads the vault (only what changed), builds the desired Secret and applies it.
-async fn sync(
+/// The vault's listing, when it tells more than it costs: bulk selectors need it, two or more
+/// items following the latest version compare against it, and a fresh shared one is free.
+async fn listing_if_useful(
     resource: &VaultSecret,
-    previous: Option<&SyncStatus>,
     ctx: &Context,
-    key: &ObjectKey,
-    force: bool,
-) -> Result<(DesiredSecret, Applied), SyncError> {
+    access: &VaultAccess,
+) -> Result<Option<std::sync::Arc<Vec<SecretProperties>>>, SyncError> {
     let spec = &resource.spec;
-    let pipeline::Start {
-        access,
-        existing,
-        adopt,
-    } = pipeline::start(resource, ctx, key).await?;
-
     let following_latest = spec.data.iter().filter(|i| i.version.is_none()).count();
-    let listing = if select::needs_listing(spec)
+    if !(select::needs_listing(spec)
         || following_latest >= 2
-        || ctx.vault.has_fresh_listing(&access)
+        || ctx.vault.has_fresh_listing(access))
     {
-        let listing = ctx.vault.list_secrets(&access).await;
-        pipeline::audit(&access, "*", None, listing.as_ref().err());
-        Some(listing?)
-    } else {
-        None
-    };
-    let sources = select::sources(spec, listing.as_deref().map(Vec::as_slice))
-        .map_err(SyncError::InvalidSpec)?;
+        return Ok(None);
+    }
+    let listing = ctx.vault.list_secrets(access).await;
+    steps::audit(access, "*", None, listing.as_ref().err());
+    listing.map(Some).map_err(SyncError::ListSecrets)
+}
+
+/// Sources whose value in the Secret is still current (kept, with their recorded version) and
+/// those to read again.
+fn split_kept_and_stale<'a>(
+    sources: &'a [Source],
+    listing: Option<&[SecretProperties]>,
+    previous: Option<&SyncStatus>,
+    current: &BTreeMap<String, SecretValue>,
+    force: bool,
+) -> (
+    BTreeMap<String, SecretValue>,
+    Vec<SyncedVersion>,
+    Vec<&'a Source>,
+) {
     let recorded: BTreeMap<&str, &SyncedVersion> = previous
         .map(|s| s.versions.iter().map(|v| (v.key.as_str(), v)).collect())
         .unwrap_or_default();
-    let current = existing
-        .as_ref()
-        .filter(|_| !adopt)
-        .map(current_values)
-        .unwrap_or_default();
-
     let mut data = BTreeMap::new();
     let mut versions = Vec::new();
-    let mut to_fetch: Vec<&Source> = Vec::new();
-    for source in &sources {
-        let listed = listing
-            .as_ref()
-            .and_then(|l| l.iter().find(|p| p.name.eq_ignore_ascii_case(&source.name)));
+    let mut to_fetch = Vec::new();
+    for source in sources {
+        let listed =
+            listing.and_then(|l| l.iter().find(|p| p.name.eq_ignore_ascii_case(&source.name)));
         let recorded = recorded.get(source.key.as_str()).copied();
         let value = current.get(&source.key);
         if select::needs_fetch(source, listed, recorded, value.is_some(), force) {
@@ -95,53 +147,30 @@ async fn sync(
             versions.push(recorded.clone());
         }
     }
-    let fetched = join_all(
-        to_fetch
-            .iter()
-            .map(|source| read_secret(ctx, &access, source)),
-    )
-    .await;
-    for (source, result) in to_fetch.iter().zip(fetched) {
-        let bundle = result?;
-        versions.push(SyncedVersion {
-            key: source.key.clone(),
-            name: source.name.clone(),
-            version: bundle.version.clone(),
-            updated: bundle.updated,
-        });
-        data.insert(source.key.clone(), bundle.value);
-    }
-
-    let owner = pipeline::owner::<VaultSecret>(key);
-    let secret_name = resource.target_name();
-    let desired = desired_secret(&owner, &spec.target, &secret_name, "Opaque", data, versions);
-    let applied = apply(
-        &ctx.client,
-        &key.namespace,
-        &desired,
-        existing.as_ref(),
-        adopt,
-    )
-    .await?;
-    Ok((desired, applied))
+    (data, versions, to_fetch)
 }
 
+/// Reads one source's value, with its audit line.
 async fn read_secret(
     ctx: &Context,
     access: &VaultAccess,
     source: &Source,
-) -> Result<SecretBundle, VaultError> {
+) -> Result<SecretBundle, SyncError> {
     let result = ctx
         .vault
         .get_secret(access, &source.name, source.version.as_deref())
         .await;
     match &result {
-        Ok(bundle) => pipeline::audit(access, &source.name, Some(&bundle.version), None),
-        Err(err) => pipeline::audit(access, &source.name, source.version.as_deref(), Some(err)),
+        Ok(bundle) => steps::audit(access, &source.name, Some(&bundle.version), None),
+        Err(err) => steps::audit(access, &source.name, source.version.as_deref(), Some(err)),
     }
-    result
+    result.map_err(|source_error| SyncError::ReadSecret {
+        name: source.name.clone(),
+        source: source_error,
+    })
 }
 
+/// The values the Secret holds now.
 fn current_values(secret: &Secret) -> BTreeMap<String, SecretValue> {
     secret
         .data

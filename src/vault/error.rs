@@ -1,20 +1,15 @@
 use std::time::Duration;
 
-/// Classified vault failures. Messages carry names, codes and statuses, never values.
+/// Classified vault failures. Messages carry codes, statuses and hosts, never values; the step
+/// that failed names the object (see `reconcile::SyncError`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultError {
     /// The object (or version) does not exist.
-    #[error("{object} was not found in the vault")]
-    NotFound {
-        /// What was asked for.
-        object: String,
-    },
+    #[error("not found in the vault")]
+    NotFound,
     /// The object exists but is disabled.
-    #[error("{object} is disabled in the vault")]
-    Disabled {
-        /// What was asked for.
-        object: String,
-    },
+    #[error("disabled in the vault")]
+    Disabled,
     /// The identity has no role allowing this operation on the vault.
     #[error("the identity is not authorized for this vault: {detail}")]
     Forbidden {
@@ -47,12 +42,51 @@ pub enum VaultError {
     },
 }
 
+/// The class of a [`VaultError`], without its details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultErrorKind {
+    /// See [`VaultError::NotFound`].
+    NotFound,
+    /// See [`VaultError::Disabled`].
+    Disabled,
+    /// See [`VaultError::Forbidden`].
+    Forbidden,
+    /// See [`VaultError::Authentication`].
+    Authentication,
+    /// See [`VaultError::Throttled`].
+    Throttled,
+    /// See [`VaultError::Unavailable`].
+    Unavailable,
+    /// See [`VaultError::Invalid`].
+    Invalid,
+}
+
 impl VaultError {
-    /// Whether retrying later may succeed without anyone changing anything.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            VaultError::Throttled { .. } | VaultError::Unavailable { .. }
-        )
+    /// The class of this failure.
+    pub fn kind(&self) -> VaultErrorKind {
+        match self {
+            VaultError::NotFound => VaultErrorKind::NotFound,
+            VaultError::Disabled => VaultErrorKind::Disabled,
+            VaultError::Forbidden { .. } => VaultErrorKind::Forbidden,
+            VaultError::Authentication { .. } => VaultErrorKind::Authentication,
+            VaultError::Throttled { .. } => VaultErrorKind::Throttled,
+            VaultError::Unavailable { .. } => VaultErrorKind::Unavailable,
+            VaultError::Invalid { .. } => VaultErrorKind::Invalid,
+        }
+    }
+}
+
+impl VaultErrorKind {
+    /// The label of this class in metrics and the audit log.
+    pub fn label(self) -> &'static str {
+        match self {
+            VaultErrorKind::NotFound => "not_found",
+            VaultErrorKind::Disabled => "disabled",
+            VaultErrorKind::Forbidden => "forbidden",
+            VaultErrorKind::Authentication => "authentication_failed",
+            VaultErrorKind::Throttled => "throttled",
+            VaultErrorKind::Unavailable => "unavailable",
+            VaultErrorKind::Invalid => "invalid",
+        }
     }
 }

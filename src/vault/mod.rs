@@ -3,14 +3,14 @@
 
 pub mod azure;
 mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 mod secret_value;
 pub mod shared;
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
-
-pub use error::VaultError;
+pub use error::{VaultError, VaultErrorKind};
 pub use secret_value::SecretValue;
 
 /// Who reads the vault: the workload identity of one ServiceAccount.
@@ -90,26 +90,25 @@ pub struct CertificateBundle {
 
 /// Reads from a vault as a given identity. Implementations classify every failure into
 /// [`VaultError`] and never put secret values into errors or logs.
+#[async_trait::async_trait]
 pub trait VaultProvider: Send + Sync + 'static {
     /// Lists the properties of every secret in the vault (all pages).
-    fn list_secrets<'a>(
-        &'a self,
-        access: &'a VaultAccess,
-    ) -> BoxFuture<'a, Result<Vec<SecretProperties>, VaultError>>;
+    async fn list_secrets(&self, access: &VaultAccess)
+    -> Result<Vec<SecretProperties>, VaultError>;
 
     /// Reads a secret's latest version, or the given one.
-    fn get_secret<'a>(
-        &'a self,
-        access: &'a VaultAccess,
-        name: &'a str,
-        version: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<SecretBundle, VaultError>>;
+    async fn get_secret(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<SecretBundle, VaultError>;
 
     /// Reads a certificate's latest version, or the given one.
-    fn get_certificate<'a>(
-        &'a self,
-        access: &'a VaultAccess,
-        name: &'a str,
-        version: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<CertificateBundle, VaultError>>;
+    async fn get_certificate(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<CertificateBundle, VaultError>;
 }

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use tokio::time::Instant;
 
 use super::{
     CertificateBundle, SecretBundle, SecretProperties, VaultAccess, VaultError, VaultProvider,
@@ -39,24 +40,29 @@ impl Default for SharingOptions {
     }
 }
 
+/// One object read: its name (case-insensitive in Key Vault) and pinned version.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Request {
-    List,
-    Secret(String, Option<String>),
-    Certificate(String, Option<String>),
+struct ObjectRead {
+    access: VaultAccess,
+    name: String,
+    version: Option<String>,
 }
 
-#[derive(Clone)]
-enum Answer {
-    List(Result<Arc<Vec<SecretProperties>>, VaultError>),
-    Secret(Result<SecretBundle, VaultError>),
-    Certificate(Result<CertificateBundle, VaultError>),
+impl ObjectRead {
+    fn new(access: &VaultAccess, name: &str, version: Option<&str>) -> Self {
+        ObjectRead {
+            access: access.clone(),
+            name: name.to_ascii_lowercase(),
+            version: version.map(str::to_string),
+        }
+    }
 }
 
 /// A listing and when it was made.
 type CachedListing = (Instant, Arc<Vec<SecretProperties>>);
 
-type InFlight = Shared<BoxFuture<'static, Answer>>;
+/// Requests in flight of one kind, by what they ask; each answer type stays typed.
+type InFlight<K, T> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Result<T, VaultError>>>>>>;
 
 /// Receives (operation, outcome) for each request sent to a vault; used for metrics.
 pub type Observer = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
@@ -73,7 +79,9 @@ struct Limiter {
 pub struct SharedVault {
     inner: Arc<dyn VaultProvider>,
     options: SharingOptions,
-    in_flight: Arc<Mutex<HashMap<(VaultAccess, Request), InFlight>>>,
+    listing_reads: InFlight<VaultAccess, Arc<Vec<SecretProperties>>>,
+    secret_reads: InFlight<ObjectRead, SecretBundle>,
+    certificate_reads: InFlight<ObjectRead, CertificateBundle>,
     listings: Arc<Mutex<HashMap<VaultAccess, CachedListing>>>,
     limiters: Arc<Mutex<HashMap<String, Limiter>>>,
     observer: Option<Observer>,
@@ -85,7 +93,9 @@ impl SharedVault {
         SharedVault {
             inner,
             options,
-            in_flight: Arc::default(),
+            listing_reads: Arc::default(),
+            secret_reads: Arc::default(),
+            certificate_reads: Arc::default(),
             listings: Arc::default(),
             limiters: Arc::default(),
             observer: None,
@@ -104,17 +114,13 @@ impl SharedVault {
         }
         let this = self.clone();
         let owned = access.clone();
-        let answer = self
-            .coalesce(access, Request::List, async move {
-                let result = this
-                    .limited(&owned, "ListSecrets", this.inner.list_secrets(&owned))
-                    .await;
-                Answer::List(result.map(Arc::new))
-            })
-            .await;
-        let Answer::List(result) = answer else {
-            unreachable!("list request, list answer")
-        };
+        let result = coalesce(&self.listing_reads, access.clone(), async move {
+            let call = this.inner.list_secrets(&owned);
+            this.limited(&owned, "ListSecrets", call)
+                .await
+                .map(Arc::new)
+        })
+        .await;
         if let Ok(listing) = &result {
             self.listings
                 .lock()
@@ -139,11 +145,6 @@ impl SharedVault {
         self
     }
 
-    /// Forgets the cached listing so the next read sees the vault's current state.
-    pub fn invalidate_listing(&self, access: &VaultAccess) {
-        self.listings.lock().expect("poisoned").remove(access);
-    }
-
     /// Reads a secret; concurrent identical reads share one request.
     pub async fn get_secret(
         &self,
@@ -151,23 +152,17 @@ impl SharedVault {
         name: &str,
         version: Option<&str>,
     ) -> Result<SecretBundle, VaultError> {
-        let key = Request::Secret(name.to_ascii_lowercase(), version.map(str::to_string));
-        let (this, owned, name, version) = (
-            self.clone(),
-            access.clone(),
-            name.to_string(),
-            version.map(str::to_string),
-        );
-        let answer = self
-            .coalesce(access, key, async move {
-                let call = this.inner.get_secret(&owned, &name, version.as_deref());
-                Answer::Secret(this.limited(&owned, "GetSecret", call).await)
-            })
-            .await;
-        let Answer::Secret(result) = answer else {
-            unreachable!("secret request, secret answer")
-        };
-        result
+        let read = ObjectRead::new(access, name, version);
+        let this = self.clone();
+        let owned = read.clone();
+        let (name, version) = (name.to_string(), version.map(str::to_string));
+        coalesce(&self.secret_reads, read, async move {
+            let call = this
+                .inner
+                .get_secret(&owned.access, &name, version.as_deref());
+            this.limited(&owned.access, "GetSecret", call).await
+        })
+        .await
     }
 
     /// Reads a certificate; concurrent identical reads share one request.
@@ -177,51 +172,17 @@ impl SharedVault {
         name: &str,
         version: Option<&str>,
     ) -> Result<CertificateBundle, VaultError> {
-        let key = Request::Certificate(name.to_ascii_lowercase(), version.map(str::to_string));
-        let (this, owned, name, version) = (
-            self.clone(),
-            access.clone(),
-            name.to_string(),
-            version.map(str::to_string),
-        );
-        let answer = self
-            .coalesce(access, key, async move {
-                let call = this
-                    .inner
-                    .get_certificate(&owned, &name, version.as_deref());
-                Answer::Certificate(this.limited(&owned, "GetCertificate", call).await)
-            })
-            .await;
-        let Answer::Certificate(result) = answer else {
-            unreachable!("certificate request, certificate answer")
-        };
-        result
-    }
-
-    async fn coalesce(
-        &self,
-        access: &VaultAccess,
-        request: Request,
-        work: impl Future<Output = Answer> + Send + 'static,
-    ) -> Answer {
-        let key = (access.clone(), request);
-        let shared = {
-            let mut in_flight = self.in_flight.lock().expect("poisoned");
-            match in_flight.get(&key) {
-                Some(existing) => existing.clone(),
-                None => {
-                    let fresh = work.boxed().shared();
-                    in_flight.insert(key.clone(), fresh.clone());
-                    fresh
-                }
-            }
-        };
-        let answer = shared.clone().await;
-        let mut in_flight = self.in_flight.lock().expect("poisoned");
-        if in_flight.get(&key).is_some_and(|f| f.ptr_eq(&shared)) {
-            in_flight.remove(&key);
-        }
-        answer
+        let read = ObjectRead::new(access, name, version);
+        let this = self.clone();
+        let owned = read.clone();
+        let (name, version) = (name.to_string(), version.map(str::to_string));
+        coalesce(&self.certificate_reads, read, async move {
+            let call = this
+                .inner
+                .get_certificate(&owned.access, &name, version.as_deref());
+            this.limited(&owned.access, "GetCertificate", call).await
+        })
+        .await
     }
 
     /// Waits for the vault's limiter, runs `call`, and closes the limiter on throttling.
@@ -229,7 +190,7 @@ impl SharedVault {
         &self,
         access: &VaultAccess,
         operation: &'static str,
-        call: BoxFuture<'_, Result<T, VaultError>>,
+        call: impl Future<Output = Result<T, VaultError>>,
     ) -> Result<T, VaultError> {
         let vault = access.vault_url.to_ascii_lowercase();
         loop {
@@ -241,7 +202,11 @@ impl SharedVault {
         }
         let result = call.await;
         if let Some(observer) = &self.observer {
-            observer(operation, outcome_label(&result));
+            let outcome = result
+                .as_ref()
+                .err()
+                .map_or("success", |e| e.kind().label());
+            observer(operation, outcome);
         }
         if let Err(VaultError::Throttled { retry_after }) = &result {
             let pause = retry_after
@@ -283,15 +248,30 @@ impl SharedVault {
     }
 }
 
-fn outcome_label<T>(result: &Result<T, VaultError>) -> &'static str {
-    match result {
-        Ok(_) => "success",
-        Err(VaultError::NotFound { .. }) => "not_found",
-        Err(VaultError::Disabled { .. }) => "disabled",
-        Err(VaultError::Forbidden { .. }) => "forbidden",
-        Err(VaultError::Authentication { .. }) => "authentication_failed",
-        Err(VaultError::Throttled { .. }) => "throttled",
-        Err(VaultError::Unavailable { .. }) => "unavailable",
-        Err(VaultError::Invalid { .. }) => "invalid",
+/// Runs `work` unless an identical request is in flight, in which case its answer is shared.
+async fn coalesce<K, T>(
+    in_flight: &InFlight<K, T>,
+    key: K,
+    work: impl Future<Output = Result<T, VaultError>> + Send + 'static,
+) -> Result<T, VaultError>
+where
+    K: Clone + Eq + std::hash::Hash,
+    T: Clone + Send + Sync + 'static,
+{
+    let shared = {
+        let mut requests = in_flight.lock().expect("poisoned");
+        requests
+            .entry(key.clone())
+            .or_insert_with(|| work.boxed().shared())
+            .clone()
+    };
+    let answer = shared.clone().await;
+    let mut requests = in_flight.lock().expect("poisoned");
+    if requests.get(&key).is_some_and(|f| f.ptr_eq(&shared)) {
+        requests.remove(&key);
     }
+    answer
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vaultsync_testenv::shared;
 
+use super::support::eventually::{check, eventually_blocking};
 use super::{chart_dir, parse_objects, restricted_values, text};
 
 /// A release installed once per test binary, shared by the tests that inspect it.
@@ -39,14 +40,14 @@ fn install_monitoring_crds() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         kubectl_ok(&["apply", "-f", "-"], include_str!("monitoring-crds.yaml"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !kubectl(&["get", "servicemonitors,prometheusrules", "-A"], "")
-            .status
-            .success()
-        {
-            assert!(Instant::now() < deadline, "monitoring CRDs never served");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        eventually_blocking(
+            "the monitoring CRDs being served",
+            Duration::from_secs(60),
+            || {
+                let out = kubectl(&["get", "servicemonitors,prometheusrules", "-A"], "");
+                check(out.status.success(), String::from_utf8_lossy(&out.stderr))
+            },
+        );
     });
 }
 

@@ -9,7 +9,8 @@ use vaultsync_emulator::{CertificateImport, Control, Permission, SecretOptions};
 use vaultsync_testenv::{Watchdog, guard_pid, shared};
 
 use super::install::{Release, helm_install, kubectl, kubectl_ok, new_namespace, restricted};
-use super::support::world::{TENANT, backdrop, free_metrics_addr, spawn_operator_as};
+use super::support::eventually::{check, eventually_blocking};
+use super::support::world::{ENTRA_TENANT_ID, backdrop, free_metrics_addr, spawn_operator_as};
 use super::{kubeconfig_for_service_account, temp_dir, text};
 
 /// An operator process; killed (with its watchdog) when dropped.
@@ -60,8 +61,8 @@ fn start_operator(release: &Release, extra: &[&str]) -> Operator {
 /// A vault with one secret and one certificate, readable by ServiceAccount `app` in `namespace`.
 fn seed_vault(control: &Control, namespace: &str, vault: &str) -> String {
     let client_id = format!("app-{namespace}");
-    control.create_vault(vault, TENANT);
-    control.register_app(TENANT, &client_id);
+    control.create_vault(vault, ENTRA_TENANT_ID);
+    control.register_app(ENTRA_TENANT_ID, &client_id);
     control.add_federated_credential(
         &client_id,
         shared().issuer(),
@@ -115,7 +116,9 @@ apiVersion: vaultsync.dev/v1alpha1\nkind: VaultCertificate\nmetadata:\n  name: w
 fn wait_synced(operator: &Operator, namespace: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     for kind in ["vaultsecret/db", "vaultcertificate/web"] {
-        loop {
+        let what = format!("{kind} in {namespace} syncing");
+        let within = deadline.saturating_duration_since(Instant::now());
+        eventually_blocking(&what, within, || {
             let reason = kubectl_ok(
                 &[
                     "get",
@@ -127,16 +130,9 @@ fn wait_synced(operator: &Operator, namespace: &str) {
                 ],
                 "",
             );
-            if reason == "Synced" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{kind} in {namespace} never synced (reason {reason:?}); operator log:\n{}",
-                operator.log()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+            let seen = format!("reason {reason:?}; operator log:\n{}", operator.log());
+            check(reason == "Synced", seen)
+        });
     }
     let password = kubectl_ok(
         &[

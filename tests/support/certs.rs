@@ -1,4 +1,4 @@
-//! VaultCertificate helpers on a test [`Tenant`]: import into its vault, apply, wait, read back.
+//! VaultCertificate helpers on a test [`TestNamespace`]: import into its vault, apply, wait, read back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,9 +8,9 @@ use kube::Api;
 use vaultsync::crd::{Condition, VaultCertificate};
 use vaultsync_emulator::CertificateImport;
 
-use super::world::{Tenant, ready_reason, world};
+use super::world::{TestNamespace, ready_reason, world};
 
-impl Tenant {
+impl TestNamespace {
     /// Imports a PFX (empty password) into this tenant's vault, keeping the upload's chain order;
     /// returns the certificate version.
     pub fn import_pfx(&self, name: &str, pfx: Vec<u8>) -> String {

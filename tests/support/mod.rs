@@ -4,11 +4,12 @@
 use std::io::Write;
 use std::process::{Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vaultsync_testenv::shared;
 
 pub mod certs;
+pub mod eventually;
 pub mod pki;
 pub mod world;
 
@@ -49,14 +50,9 @@ pub fn install_crds() {
             "CRDs apply: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        eventually::eventually_blocking("the CRDs being served", Duration::from_secs(30), || {
             let out = kubectl(&["get", "vaultsecrets,vaultcertificates", "-A"], "");
-            if out.status.success() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "CRDs never served");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            eventually::check(out.status.success(), String::from_utf8_lossy(&out.stderr))
+        });
     });
 }

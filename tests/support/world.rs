@@ -15,10 +15,11 @@ use vaultsync::crd::{Synced, VaultSecret};
 use vaultsync_emulator::{Control, Emulator, EmulatorConfig, Permission, SecretOptions};
 use vaultsync_testenv::{Watchdog, guard_pid, shared, unique_namespace};
 
+use super::eventually::eventually;
 use super::install_crds;
 
-/// Tenant every test identity lives in.
-pub const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
+/// TestNamespace every test identity lives in.
+pub const ENTRA_TENANT_ID: &str = "00000000-0000-0000-0000-0000000000aa";
 
 /// The emulator of this test binary, without any operator process.
 pub struct Backdrop {
@@ -33,7 +34,7 @@ pub struct Backdrop {
 static BACKDROP: OnceLock<Backdrop> = OnceLock::new();
 
 /// Starts (once) the emulator and trusts the cluster's token issuer; starts no operator. Tests
-/// that run operator processes of their own use this with [`tenant_without_operator`].
+/// that run operator processes of their own use this with [`test_namespace_without_operator`].
 pub fn backdrop() -> &'static Backdrop {
     BACKDROP.get_or_init(|| {
         install_crds();
@@ -96,7 +97,7 @@ pub fn operator_args_as(kubeconfig: &Path, metrics_addr: &str) -> Vec<String> {
         "--metrics-addr",
         metrics_addr,
         "--tenant-id",
-        TENANT,
+        ENTRA_TENANT_ID,
         "--authority-host",
         &backdrop.emulator.authority_host(),
         "--extra-ca-file",
@@ -193,7 +194,7 @@ impl World {
 }
 
 /// One test's isolated slice of the world.
-pub struct Tenant {
+pub struct TestNamespace {
     /// Admin client.
     pub client: Client,
     /// Namespace.
@@ -208,13 +209,13 @@ pub struct Tenant {
 
 /// A namespace with ServiceAccount `app` federated to a fresh Entra app with read and list roles
 /// on a fresh vault.
-pub async fn tenant(prefix: &str) -> Tenant {
+pub async fn test_namespace(prefix: &str) -> TestNamespace {
     world();
-    tenant_without_operator(prefix).await
+    test_namespace_without_operator(prefix).await
 }
 
 /// [`tenant`] without starting the world's operator process, for tests that run their own.
-pub async fn tenant_without_operator(prefix: &str) -> Tenant {
+pub async fn test_namespace_without_operator(prefix: &str) -> TestNamespace {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let world = backdrop();
     let client = shared().client().await.unwrap();
@@ -223,8 +224,8 @@ pub async fn tenant_without_operator(prefix: &str) -> Tenant {
     let vault = format!("{prefix}{n}p{}", std::process::id());
     let client_id = format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), n);
     let control = world.emulator.control();
-    control.create_vault(&vault, TENANT);
-    control.register_app(TENANT, &client_id);
+    control.create_vault(&vault, ENTRA_TENANT_ID);
+    control.register_app(ENTRA_TENANT_ID, &client_id);
     control.add_federated_credential(
         &client_id,
         shared().issuer(),
@@ -240,7 +241,7 @@ pub async fn tenant_without_operator(prefix: &str) -> Tenant {
         ],
     );
     service_account(&client, &ns, "app", Some(&client_id)).await;
-    Tenant {
+    TestNamespace {
         client,
         ns,
         vault_url: world.emulator.vault_url(&vault),
@@ -273,7 +274,7 @@ pub async fn service_account(client: &Client, ns: &str, name: &str, client_id: O
         .unwrap();
 }
 
-impl Tenant {
+impl TestNamespace {
     /// Sets a secret in this tenant's vault; returns the version.
     pub fn set(&self, name: &str, value: &str) -> String {
         backdrop()
@@ -327,20 +328,19 @@ impl Tenant {
             + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), &self.ns);
-        let deadline = Instant::now() + timeout;
-        loop {
+        let goal = format!("{name} reaching {what}");
+        eventually(&goal, timeout, || async {
             let current = api.get(name).await.unwrap();
             if check(&current) {
-                return current;
+                return Ok(current);
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} never reached {what}; status: {:?}\noperator log tail:\n{}",
+            Err(format!(
+                "status {:?}\noperator log tail:\n{}",
                 current.sync_status(),
                 world_log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+            ))
+        })
+        .await
     }
 
     /// Waits until the VaultSecret's Ready condition has `reason` (and returns it).

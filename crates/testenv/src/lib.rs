@@ -9,7 +9,6 @@
 //! - Child processes and the temporary directory are removed when the [`ControlPlane`] is dropped,
 //!   and, through a watchdog process, also when the owning process panics, is interrupted or is
 //!   killed (statics are never dropped, so the shared control plane relies on the watchdog).
-#![forbid(unsafe_code)]
 
 mod control_plane;
 mod error;

@@ -17,7 +17,6 @@ use azure_security_keyvault_certificates::{CertificateClient, CertificateClientO
 use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use futures::TryStreamExt;
-use futures::future::BoxFuture;
 
 pub use assertion::TOKEN_EXCHANGE_AUDIENCE;
 pub use transport::TransportError;
@@ -169,110 +168,108 @@ fn name_and_version(id: &str) -> (String, String) {
     }
 }
 
+#[async_trait::async_trait]
 impl VaultProvider for AzureVault {
-    fn list_secrets<'a>(
-        &'a self,
-        access: &'a VaultAccess,
-    ) -> BoxFuture<'a, Result<Vec<SecretProperties>, VaultError>> {
-        Box::pin(async move {
-            let clients = self.clients(access)?;
-            let classify_list = |e: azure_core::Error| classify(&e, "the secret list");
-            let pager = clients
-                .secrets
-                .list_secret_properties(None)
-                .map_err(classify_list)?;
-            let items: Vec<_> = pager.try_collect().await.map_err(classify_list)?;
-            Ok(items
-                .into_iter()
-                .map(|item| {
-                    let attributes = item.attributes.unwrap_or_default();
-                    SecretProperties {
-                        name: name_and_version(item.id.as_deref().unwrap_or_default()).0,
-                        enabled: attributes.enabled.unwrap_or(true),
-                        updated: attributes.updated.map(|t| t.unix_timestamp()),
-                        tags: item.tags.unwrap_or_default().into_iter().collect(),
-                        content_type: item.content_type,
-                        managed: item.managed.unwrap_or(false),
-                    }
-                })
-                .collect())
-        })
-    }
-
-    fn get_secret<'a>(
-        &'a self,
-        access: &'a VaultAccess,
-        name: &'a str,
-        version: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<SecretBundle, VaultError>> {
-        Box::pin(async move {
-            let clients = self.clients(access)?;
-            let object = format!("secret {name}");
-            let options = SecretClientGetSecretOptions {
-                secret_version: version.map(str::to_string),
-                ..Default::default()
-            };
-            let response = clients
-                .secrets
-                .get_secret(name, Some(options))
-                .await
-                .map_err(|e| classify(&e, &object))?;
-            let secret = response.into_model().map_err(|e| classify(&e, &object))?;
-            let attributes = secret.attributes.unwrap_or_default();
-            let (found_name, found_version) =
-                name_and_version(secret.id.as_deref().unwrap_or_default());
-            Ok(SecretBundle {
-                name: if found_name.is_empty() {
-                    name.to_string()
-                } else {
-                    found_name
-                },
-                version: found_version,
-                value: SecretValue::new(secret.value.unwrap_or_default()),
-                content_type: secret.content_type,
-                updated: attributes.updated.map(|t| t.unix_timestamp()),
-                expires: attributes.expires.map(|t| t.unix_timestamp()),
-                not_before: attributes.not_before.map(|t| t.unix_timestamp()),
+    async fn list_secrets(
+        &self,
+        access: &VaultAccess,
+    ) -> Result<Vec<SecretProperties>, VaultError> {
+        let clients = self.clients(access)?;
+        let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
+        let pager = clients
+            .secrets
+            .list_secret_properties(None)
+            .map_err(classify_list)?;
+        let items: Vec<_> = pager.try_collect().await.map_err(classify_list)?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let attributes = item.attributes.unwrap_or_default();
+                SecretProperties {
+                    name: name_and_version(item.id.as_deref().unwrap_or_default()).0,
+                    enabled: attributes.enabled.unwrap_or(true),
+                    updated: attributes.updated.map(|t| t.unix_timestamp()),
+                    tags: item.tags.unwrap_or_default().into_iter().collect(),
+                    content_type: item.content_type,
+                    managed: item.managed.unwrap_or(false),
+                }
             })
+            .collect())
+    }
+
+    async fn get_secret(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<SecretBundle, VaultError> {
+        let clients = self.clients(access)?;
+        let options = SecretClientGetSecretOptions {
+            secret_version: version.map(str::to_string),
+            ..Default::default()
+        };
+        let response = clients
+            .secrets
+            .get_secret(name, Some(options))
+            .await
+            .map_err(|e| classify(&e, &access.vault_url))?;
+        let secret = response
+            .into_model()
+            .map_err(|e| classify(&e, &access.vault_url))?;
+        let attributes = secret.attributes.unwrap_or_default();
+        let (found_name, found_version) =
+            name_and_version(secret.id.as_deref().unwrap_or_default());
+        Ok(SecretBundle {
+            name: if found_name.is_empty() {
+                name.to_string()
+            } else {
+                found_name
+            },
+            version: found_version,
+            value: SecretValue::new(secret.value.unwrap_or_default()),
+            content_type: secret.content_type,
+            updated: attributes.updated.map(|t| t.unix_timestamp()),
+            expires: attributes.expires.map(|t| t.unix_timestamp()),
+            not_before: attributes.not_before.map(|t| t.unix_timestamp()),
         })
     }
 
-    fn get_certificate<'a>(
-        &'a self,
-        access: &'a VaultAccess,
-        name: &'a str,
-        version: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<CertificateBundle, VaultError>> {
-        Box::pin(async move {
-            let clients = self.clients(access)?;
-            let object = format!("certificate {name}");
-            let options = azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions {
+    async fn get_certificate(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<CertificateBundle, VaultError> {
+        let clients = self.clients(access)?;
+        let options =
+            azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions {
                 certificate_version: version.map(str::to_string),
                 ..Default::default()
             };
-            let response = clients
-                .certificates
-                .get_certificate(name, Some(options))
-                .await
-                .map_err(|e| classify(&e, &object))?;
-            let certificate = response.into_model().map_err(|e| classify(&e, &object))?;
-            let attributes = certificate.attributes.unwrap_or_default();
-            let (found_name, found_version) =
-                name_and_version(certificate.id.as_deref().unwrap_or_default());
-            let (secret_name, secret_version) =
-                name_and_version(certificate.sid.as_deref().unwrap_or_default());
-            Ok(CertificateBundle {
-                name: if found_name.is_empty() {
-                    name.to_string()
-                } else {
-                    found_name
-                },
-                version: found_version,
-                secret_name,
-                secret_version,
-                enabled: attributes.enabled.unwrap_or(true),
-                updated: attributes.updated.map(|t| t.unix_timestamp()),
-            })
+        let response = clients
+            .certificates
+            .get_certificate(name, Some(options))
+            .await
+            .map_err(|e| classify(&e, &access.vault_url))?;
+        let certificate = response
+            .into_model()
+            .map_err(|e| classify(&e, &access.vault_url))?;
+        let attributes = certificate.attributes.unwrap_or_default();
+        let (found_name, found_version) =
+            name_and_version(certificate.id.as_deref().unwrap_or_default());
+        let (secret_name, secret_version) =
+            name_and_version(certificate.sid.as_deref().unwrap_or_default());
+        Ok(CertificateBundle {
+            name: if found_name.is_empty() {
+                name.to_string()
+            } else {
+                found_name
+            },
+            version: found_version,
+            secret_name,
+            secret_version,
+            enabled: attributes.enabled.unwrap_or(true),
+            updated: attributes.updated.map(|t| t.unix_timestamp()),
         })
     }
 }

@@ -75,14 +75,6 @@ pub fn differs(old: Option<&SyncStatus>, new: &SyncStatus) -> bool {
     strip(old) != strip(new)
 }
 
-/// Now as RFC 3339 with second precision.
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

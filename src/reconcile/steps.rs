@@ -1,8 +1,6 @@
-//! The steps both kinds share, written once against [`Synced`]: whether the vault is due, who
-//! reads it, whether the Secret may be written, restoring the Secret without the vault, and the
-//! audit trail of vault reads.
-
-use std::time::{Duration, Instant};
+//! The I/O steps both kinds' syncs share, written once against [`Synced`]: who reads the vault,
+//! whether the Secret may be written, restoring the Secret without the vault, and the audit
+//! trail of vault reads.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
@@ -10,131 +8,12 @@ use kube::{Api, ResourceExt};
 use super::apply::{Applied, apply};
 use super::guard::{Decision, decide};
 use super::identity::resolve_identity;
-use super::outcome::Outcome;
-use super::schedule::Entry;
-use super::{Context, ObjectKey, SyncError, requeue};
-use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced};
+use super::kind::Written;
+use super::plan::Plan;
+use super::{Context, ObjectKey, SyncError};
+use crate::crd::Synced;
 use crate::desired::secret::{DesiredSecret, Owner};
 use crate::vault::{VaultAccess, VaultError};
-
-/// What a reconcile knows before doing anything: which object, its current status, whether the
-/// vault is due, and whether a force refresh was asked for.
-pub struct Plan<K: Synced> {
-    /// The status to build on: the one this process last wrote, else the object's.
-    pub previous: Option<K::Status>,
-    /// The object.
-    pub key: ObjectKey,
-    /// The spec's refresh interval (kinds may shorten it, see [`Plan::interval`]).
-    pub interval: Duration,
-    /// What the schedule remembers about the object.
-    pub entry: Entry,
-    /// A force-refresh annotation value not yet acted upon.
-    pub force: Option<String>,
-    /// Whether the vault must be read now.
-    pub due: bool,
-    /// When the reconcile started.
-    pub started: Instant,
-}
-
-/// Builds the plan for `resource`.
-pub fn plan<K: Synced>(resource: &K, ctx: &Context) -> Plan<K> {
-    let key = ObjectKey {
-        kind: K::KIND,
-        namespace: resource.namespace().unwrap_or_default(),
-        name: resource.name_any(),
-        uid: resource.uid().unwrap_or_default(),
-    };
-    let interval =
-        requeue::parse_interval(resource.refresh_interval()).unwrap_or(Duration::from_secs(3600));
-    let entry = ctx.schedule.get(&key);
-    let previous: Option<K::Status> = entry
-        .last_status
-        .clone()
-        .and_then(|written| serde_json::from_value(written).ok())
-        .or_else(|| resource.status().cloned());
-    let recorded = previous
-        .as_ref()
-        .map(K::sync_part)
-        .and_then(|s| s.last_force_refresh.as_ref());
-    let force = resource
-        .annotations()
-        .get(FORCE_REFRESH_ANNOTATION)
-        .filter(|v| recorded != Some(*v))
-        .cloned();
-    let generation = resource.meta().generation;
-    let due = entry.due.is_none_or(|d| Instant::now() >= d)
-        || entry.generation != generation
-        || force.is_some();
-    Plan {
-        previous,
-        key,
-        interval,
-        entry,
-        force,
-        due,
-        started: Instant::now(),
-    }
-}
-
-impl<K: Synced> Plan<K> {
-    /// Whether the last write is known and the vault is not due: only re-check the Secret.
-    pub fn last_if_not_due(&self) -> Option<&DesiredSecret> {
-        self.entry.last_desired.as_ref().filter(|_| !self.due)
-    }
-
-    /// The facts `outcome::finish` needs, with `interval` as the refresh delay: spread by ±10 %
-    /// when it is the spec's interval, exact when a kind shortened it to meet a deadline.
-    pub fn outcome<'a>(&'a self, resource: &'a K, interval: Duration) -> Outcome<'a> {
-        let status = self.previous.as_ref().map(K::sync_part);
-        Outcome {
-            kind: K::KIND,
-            key: &self.key,
-            generation: resource.meta().generation,
-            status,
-            object_ref: resource.object_ref(&()),
-            secret_name: resource.target_name(),
-            force_refresh: self
-                .force
-                .clone()
-                .or_else(|| status.and_then(|s| s.last_force_refresh.clone())),
-            interval,
-            jitter: if interval < self.interval { 0.0 } else { 0.1 },
-            started: self.started,
-            vault_read: self.due || self.entry.last_desired.is_none(),
-        }
-    }
-}
-
-/// Writes `status` (merge patch of the status subresource) and remembers it as the truth.
-pub async fn write_status<K>(
-    ctx: &Context,
-    key: &ObjectKey,
-    status: K::Status,
-) -> Result<(), SyncError>
-where
-    K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    #[derive(Debug, serde::Serialize)]
-    struct Body<S> {
-        status: S,
-    }
-    let remembered = serde_json::to_value(&status).ok();
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &key.namespace);
-    api.patch_status(
-        &key.name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(Body { status }),
-    )
-    .await
-    .map_err(|source| SyncError::Kubernetes {
-        action: "write status",
-        source,
-    })?;
-    ctx.schedule
-        .update(key, |entry| entry.last_status = remembered);
-    Ok(())
-}
 
 /// The owner recorded on the Secret.
 pub fn owner<K: Synced>(key: &ObjectKey) -> Owner {
@@ -149,16 +28,20 @@ pub fn owner<K: Synced>(key: &ObjectKey) -> Owner {
 
 /// Not due at the vault: make sure the Secret still is what was last written; restore it from
 /// memory if someone changed or deleted it. No vault request.
-pub async fn recheck<K: Synced>(
+pub async fn recheck<K: Synced, L>(
     resource: &K,
     ctx: &Context,
     key: &ObjectKey,
     last: &DesiredSecret,
-) -> Result<(DesiredSecret, Applied), SyncError> {
+) -> Result<Written<L>, SyncError> {
     let existing = find_secret(ctx, &key.namespace, &last.name).await?;
-    let adopt = guard(resource, existing.as_ref())?;
+    let adopt = may_write(resource, existing.as_ref())?;
     let applied = apply(&ctx.client, &key.namespace, last, existing.as_ref(), adopt).await?;
-    Ok((last.clone(), applied))
+    Ok(Written {
+        desired: last.clone(),
+        applied,
+        learned: None,
+    })
 }
 
 /// After a failed sync: if the Secret was deleted or edited meanwhile, put back what was last
@@ -171,8 +54,11 @@ pub async fn restore_after_failure<K: Synced>(resource: &K, ctx: &Context, plan:
     if plan.entry.generation != resource.meta().generation {
         return;
     }
-    match recheck(resource, ctx, &plan.key, last).await {
-        Ok((_, Applied::Unchanged)) => {}
+    match recheck::<K, ()>(resource, ctx, &plan.key, last).await {
+        Ok(Written {
+            applied: Applied::Unchanged,
+            ..
+        }) => {}
         Ok(_) => tracing::info!(
             kind = K::KIND,
             namespace = %plan.key.namespace,
@@ -211,7 +97,7 @@ pub async fn start<K: Synced>(
     )
     .await?;
     let existing = find_secret(ctx, &key.namespace, &resource.target_name()).await?;
-    let adopt = guard(resource, existing.as_ref())?;
+    let adopt = may_write(resource, existing.as_ref())?;
     Ok(Start {
         access: VaultAccess {
             vault_url: normalise_url(&vault.url),
@@ -223,7 +109,7 @@ pub async fn start<K: Synced>(
 }
 
 /// Runs the ownership guard; returns whether this write adopts a foreign Secret.
-pub fn guard<K: Synced>(resource: &K, existing: Option<&Secret>) -> Result<bool, SyncError> {
+pub fn may_write<K: Synced>(resource: &K, existing: Option<&Secret>) -> Result<bool, SyncError> {
     let owner_label = format!("{}/{}", K::KIND, resource.name_any());
     match decide(
         existing,
@@ -271,8 +157,8 @@ pub async fn find_secret(
     Api::<Secret>::namespaced(ctx.client.clone(), namespace)
         .get_opt(name)
         .await
-        .map_err(|source| SyncError::Kubernetes {
-            action: "read the target Secret",
+        .map_err(|source| SyncError::ReadTargetSecret {
+            name: name.to_string(),
             source,
         })
 }
