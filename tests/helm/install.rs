@@ -2,7 +2,7 @@
 //! run) of a cluster-wide and a namespace-restricted release; every object they hold exists.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use vaultsync_testenv::shared;
