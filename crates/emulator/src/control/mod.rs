@@ -149,9 +149,20 @@ impl Control {
         })
     }
 
-    /// Deletes a secret with all its versions.
+    /// Deletes a secret with all its versions: it goes to the deleted state, as in a vault with
+    /// soft delete, where it holds its name until recovered or purged.
     pub fn delete_secret(&self, vault: &str, name: &str) -> Result<(), ControlError> {
-        self.with_vault(vault, |d, _| d.delete_secret(name).map(|_| ()))
+        self.with_vault(vault, |d, now| d.delete_secret(name, now).map(|_| ()))
+    }
+
+    /// Recovers a deleted secret with all its versions.
+    pub fn recover_deleted_secret(&self, vault: &str, name: &str) -> Result<(), ControlError> {
+        self.with_vault(vault, |d, _| d.secrets.recover(name).map(|_| ()))
+    }
+
+    /// Purges a deleted secret, freeing its name.
+    pub fn purge_deleted_secret(&self, vault: &str, name: &str) -> Result<(), ControlError> {
+        self.with_vault(vault, |d, _| d.secrets.purge(name))
     }
 
     /// Imports a certificate (new version); returns the version id.
@@ -192,19 +203,8 @@ impl Control {
         value: &str,
     ) -> Result<(), ControlError> {
         self.with_vault(vault, |d, _| {
-            let key = name.to_ascii_lowercase();
-            let version = d
-                .certs
-                .get(&key)
-                .and_then(|c| c.versions.last())
-                .map(|v| v.version.clone())
-                .ok_or_else(|| StoreError::CertificateNotFound(name.to_owned()))?;
-            let secret = d
-                .secrets
-                .get_mut(&key)
-                .and_then(|s| s.versions.iter_mut().find(|v| v.version == version))
-                .ok_or_else(|| StoreError::SecretNotFound(name.to_owned()))?;
-            secret.value = value.to_owned();
+            let version = d.find_cert(name, None)?.1.version.clone();
+            d.secrets.find_mut(name, Some(&version))?.1.value = value.to_owned();
             Ok(())
         })
     }

@@ -81,9 +81,13 @@ impl From<StoreError> for ControlError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::BadParameter(m) => ControlError::BadParameter(m),
-            StoreError::SecretNotFound(n) | StoreError::CertificateNotFound(n) => {
+            StoreError::NotFound(_, n) | StoreError::DeletedNotFound(_, n) => {
                 ControlError::NotFound(n)
             }
+            StoreError::DeletedButRecoverable(kind, n) => ControlError::BadParameter(format!(
+                "{} {n} is in the deleted state; recover or purge it first",
+                kind.title()
+            )),
             StoreError::SecretDisabled => ControlError::BadParameter("disabled".into()),
         }
     }

@@ -102,7 +102,7 @@ pub(crate) fn authorize(
         .dir()
         .roles
         .get(&(caller.client_id.clone(), vault.name.clone()))
-        .is_some_and(|p| p.contains(&route.permission()));
+        .is_some_and(|p| route.allowed_by(p));
     if allowed {
         return Ok(());
     }

@@ -217,87 +217,113 @@ fn backing_value(
     Ok(STANDARD.encode(pfx))
 }
 
-/// Imports a certificate into a vault: creates a certificate version and its backing secret
-/// version (same name and version id). Returns the version id.
-pub(crate) fn import(
-    data: &mut VaultData,
-    name: &str,
-    input: ImportInput,
-    now: i64,
-) -> Result<String, StoreError> {
-    super::validate::name(name)?;
-    let (key, ders) = decode(&input.source)?;
-    let parsed = ders
-        .iter()
-        .map(|d| X509Certificate::from_der(d).map(|(_, c)| c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| bad("The specified X.509 certificate content is invalid."))?;
-    if parsed.is_empty() {
-        return Err(bad(
-            "The specified X.509 certificate content does not contain a certificate.",
-        ));
+/// The upload, decoded: the PKCS#8 key, the certificates' DER as uploaded, and the chain order
+/// (indexes into `ders`, leaf first).
+struct Upload {
+    key: Vec<u8>,
+    ders: Vec<Vec<u8>>,
+    order: Vec<usize>,
+}
+
+impl Upload {
+    fn read(source: &Source) -> Result<Upload, StoreError> {
+        let (key, ders) = decode(source)?;
+        let parsed = ders
+            .iter()
+            .map(|d| X509Certificate::from_der(d).map(|(_, c)| c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| bad("The specified X.509 certificate content is invalid."))?;
+        if parsed.is_empty() {
+            return Err(bad(
+                "The specified X.509 certificate content does not contain a certificate.",
+            ));
+        }
+        let order = order_chain(&parsed, public_key_of(&key).as_deref());
+        Ok(Upload { key, ders, order })
     }
-    let key_pub = public_key_of(&key);
-    let order = order_chain(&parsed, key_pub.as_deref());
-    let leaf_idx = order[0];
-    let chain: Vec<&[u8]> = if input.preserve_order {
-        ders.iter().map(Vec::as_slice).collect()
-    } else {
-        order.iter().map(|&i| ders[i].as_slice()).collect()
-    };
-    let leaf = &parsed[leaf_idx];
-    let default_ct = match input.source {
+
+    fn leaf(&self) -> &[u8] {
+        &self.ders[self.order[0]]
+    }
+
+    /// The chain to store: as uploaded, or leaf first.
+    fn chain(&self, preserve_order: bool) -> Vec<&[u8]> {
+        if preserve_order {
+            self.ders.iter().map(Vec::as_slice).collect()
+        } else {
+            self.order
+                .iter()
+                .map(|&i| self.ders[i].as_slice())
+                .collect()
+        }
+    }
+}
+
+/// The backing secret's content type: asked for, or the upload's format.
+fn content_type(input: &ImportInput) -> Result<&'static str, StoreError> {
+    let default = match input.source {
         Source::Pfx(..) => PKCS12,
         Source::Pem(_) => PEM,
     };
-    let content_type = input.content_type.as_deref().unwrap_or(default_ct);
-    if content_type != PEM && content_type != PKCS12 {
-        return Err(bad(
+    match input.content_type.as_deref().unwrap_or(default) {
+        PEM => Ok(PEM),
+        PKCS12 => Ok(PKCS12),
+        _ => Err(bad(
             "The content type of the secret must be application/x-pkcs12 or application/x-pem-file.",
-        ));
+        )),
     }
-    let value = backing_value(content_type, &key, &chain, input.exportable)?;
+}
+
+/// The DNS names in the leaf's subjectAltName.
+fn dns_names(leaf: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(san)) = leaf.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|g| match g {
+            GeneralName::DNSName(d) => Some((*d).to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A certificate version built from the leaf, as Key Vault describes an imported certificate.
+fn cert_version(
+    leaf_der: &[u8],
+    input: &ImportInput,
+    ct: &str,
+    now: i64,
+) -> Result<CertVersion, StoreError> {
+    let (_, leaf) = X509Certificate::from_der(leaf_der)
+        .map_err(|_| bad("The specified X.509 certificate content is invalid."))?;
     let (nbf, exp) = (
         leaf.validity().not_before.timestamp(),
         leaf.validity().not_after.timestamp(),
     );
-    let (mut key_props, jwk) = key_info(leaf);
+    let (mut key_props, jwk) = key_info(&leaf);
     key_props["exportable"] = json!(input.exportable);
     key_props["reuse_key"] = json!(false);
-    let dns_names: Vec<String> = match leaf.subject_alternative_name() {
-        Ok(Some(san)) => san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|g| match g {
-                GeneralName::DNSName(d) => Some((*d).to_owned()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
     let mut x509_props = json!({"subject": leaf.subject().to_string(), "ekus": [], "key_usage": [],
         "validity_months": ((exp - nbf) / (30 * 86_400)).clamp(1, 1200)});
-    if !dns_names.is_empty() {
-        x509_props["sans"] = json!({"dns_names": dns_names});
+    let sans = dns_names(&leaf);
+    if !sans.is_empty() {
+        x509_props["sans"] = json!({"dns_names": sans});
     }
     let policy = json!({
         "key_props": key_props,
-        "secret_props": {"contentType": content_type},
+        "secret_props": {"contentType": ct},
         "x509_props": x509_props,
         "lifetime_actions": [{"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "EmailContacts"}}],
         "issuer": {"name": "Unknown"},
         "attributes": {"enabled": true, "created": now, "updated": now},
     });
-    let x5t = URL_SAFE_NO_PAD.encode(ring::digest::digest(
-        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        &ders[leaf_idx],
-    ));
-    let version = new_version();
-    let cert = CertVersion {
-        version: version.clone(),
-        cer: ders[leaf_idx].clone(),
-        x5t,
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf_der);
+    Ok(CertVersion {
+        version: new_version(),
+        cer: leaf_der.to_vec(),
+        x5t: URL_SAFE_NO_PAD.encode(sha1),
         nbf,
         exp,
         enabled: input.enabled,
@@ -307,14 +333,36 @@ pub(crate) fn import(
         policy,
         jwk,
         preserve_order: input.preserve_order,
-    };
+    })
+}
+
+/// Imports a certificate into a vault: creates a certificate version and its backing secret
+/// version (same name and version id). Returns the version id.
+pub(crate) fn import(
+    data: &mut VaultData,
+    name: &str,
+    input: ImportInput,
+    now: i64,
+) -> Result<String, StoreError> {
+    super::validate::name(name)?;
+    data.check_cert_writable(name)?;
+    let upload = Upload::read(&input.source)?;
+    let ct = content_type(&input)?;
+    let value = backing_value(
+        ct,
+        &upload.key,
+        &upload.chain(input.preserve_order),
+        input.exportable,
+    )?;
+    let cert = cert_version(upload.leaf(), &input, ct, now)?;
     let meta = SecretMeta {
-        content_type: Some(content_type.to_owned()),
+        content_type: Some(ct.to_owned()),
         tags: input.tags,
         enabled: input.enabled,
-        nbf: Some(nbf),
-        exp: Some(exp),
+        nbf: Some(cert.nbf),
+        exp: Some(cert.exp),
     };
+    let version = cert.version.clone();
     data.add_cert(name, cert, value, meta);
     Ok(version)
 }

@@ -1,9 +1,13 @@
 //! The Key Vault data plane of one vault host: api-version check, faults, authentication,
-//! authorization, then the secrets / certificates / keys handlers.
+//! authorization, then the secrets / certificates / keys handlers (and their deleted states).
 
 pub(crate) mod auth;
 pub(crate) mod certs;
 mod certs_api;
+mod crypto;
+mod keys;
+mod keys_api;
+mod objects;
 mod paging;
 mod pem;
 mod render;
@@ -19,7 +23,7 @@ use crate::urlenc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Request, header};
 use axum::response::Response;
-use route::{NoRoute, Route};
+use route::{NoRoute, Op, Route};
 use std::sync::Arc;
 use store::StoreError;
 
@@ -58,22 +62,30 @@ impl Ctx<'_> {
 
 /// Maps a store refusal to the service's error response.
 pub(crate) fn store_error(e: StoreError) -> Response {
-    const HELP: &str = "If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182";
     match e {
         StoreError::BadParameter(m) => bad_parameter(&m),
-        StoreError::SecretNotFound(n) => kv_error(
-            404,
-            "SecretNotFound",
-            &format!("A secret with (name/id) {n} was not found in this key vault. {HELP}"),
-        ),
-        StoreError::CertificateNotFound(n) => kv_error(
-            404,
-            "CertificateNotFound",
-            &format!(
-                "A certificate with (name/id) {n} was not found in this key vault. {}",
-                HELP.replace("secret", "certificate")
-            ),
-        ),
+        StoreError::NotFound(kind, n) => {
+            let (title, lower) = (kind.title(), kind.lower());
+            let m = format!(
+                "A {lower} with (name/id) {n} was not found in this key vault. If you recently deleted this {lower} you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+            );
+            kv_error(404, &format!("{title}NotFound"), &m)
+        }
+        StoreError::DeletedNotFound(kind, _) => {
+            let title = kind.title();
+            kv_error(
+                404,
+                &format!("{title}NotFound"),
+                &format!("Deleted {title} not found"),
+            )
+        }
+        StoreError::DeletedButRecoverable(kind, n) => {
+            let (title, lower) = (kind.title(), kind.lower());
+            let m = format!(
+                "{title} {n} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the {lower} can only be recovered or purged."
+            );
+            kv_error_inner(409, "Conflict", &m, "ObjectIsDeletedButRecoverable")
+        }
         StoreError::SecretDisabled => kv_error_inner(
             403,
             "Forbidden",
@@ -81,6 +93,13 @@ pub(crate) fn store_error(e: StoreError) -> Response {
             "SecretDisabled",
         ),
     }
+}
+
+/// 204 with no body (purge).
+pub(crate) fn no_content() -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    r
 }
 
 /// Serves one request for vault host `vault_name`; counts it.
@@ -96,17 +115,19 @@ pub(crate) async fn handle(state: Arc<State>, vault_name: &str, req: Request<Bod
         );
     };
     let route = route::route(req.method(), req.uri().path());
-    let op = route.as_ref().map_or("Unknown", Route::op);
+    let op = route
+        .as_ref()
+        .map_or_else(|_| "Unknown".to_owned(), Route::op);
     let decision = state.faults.decide(&vault.name);
     if let Some(d) = decision.latency {
         tokio::time::sleep(d).await;
     }
     if let Some((code, retry_after)) = decision.respond {
-        state.count(&vault.name, op, "", code);
+        state.count(&vault.name, &op, "", code);
         return fault_response(code, retry_after);
     }
     let (resp, client) = process(&state, &vault, route, req).await;
-    state.count(&vault.name, op, &client, resp.status().as_u16());
+    state.count(&vault.name, &op, &client, resp.status().as_u16());
     resp
 }
 
@@ -189,19 +210,40 @@ async fn process(
 }
 
 fn dispatch(ctx: &Ctx<'_>, route: Route) -> Response {
-    let res = match &route {
-        Route::SetSecret(n) => secrets_api::set(ctx, n),
-        Route::GetSecret(n, v) => secrets_api::get(ctx, n, v.as_deref()),
-        Route::UpdateSecret(n, v) => secrets_api::update(ctx, n, v.as_deref()),
-        Route::DeleteSecret(n) => secrets_api::delete(ctx, n),
-        Route::ListSecrets => secrets_api::list(ctx),
-        Route::ListSecretVersions(n) => secrets_api::list_versions(ctx, n),
-        Route::ImportCertificate(n) => certs_api::import(ctx, n),
-        Route::GetCertificate(n, v) => certs_api::get(ctx, n, v.as_deref()),
-        Route::GetCertificatePolicy(n) => certs_api::policy(ctx, n),
-        Route::ListCertificates => certs_api::list(ctx),
-        Route::ListCertificateVersions(n) => certs_api::list_versions(ctx, n),
-        Route::GetKey(n, v) => certs_api::get_key(ctx, n, v.as_deref()),
+    let (n, v) = (route.name.as_str(), route.version.as_deref());
+    let res = match route.op {
+        Op::SetSecret => secrets_api::set(ctx, n),
+        Op::GetSecret => secrets_api::get(ctx, n, v),
+        Op::UpdateSecret => secrets_api::update(ctx, n, v),
+        Op::DeleteSecret => secrets_api::delete(ctx, n),
+        Op::ListSecrets => secrets_api::list(ctx),
+        Op::ListSecretVersions => secrets_api::list_versions(ctx, n),
+        Op::ListDeletedSecrets => secrets_api::list_deleted(ctx),
+        Op::GetDeletedSecret => secrets_api::get_deleted(ctx, n),
+        Op::RecoverDeletedSecret => secrets_api::recover(ctx, n),
+        Op::PurgeDeletedSecret => secrets_api::purge(ctx, n),
+        Op::ImportCertificate => certs_api::import(ctx, n),
+        Op::GetCertificate => certs_api::get(ctx, n, v),
+        Op::GetCertificatePolicy => certs_api::policy(ctx, n),
+        Op::DeleteCertificate => certs_api::delete(ctx, n),
+        Op::ListCertificates => certs_api::list(ctx),
+        Op::ListCertificateVersions => certs_api::list_versions(ctx, n),
+        Op::ListDeletedCertificates => certs_api::list_deleted(ctx),
+        Op::GetDeletedCertificate => certs_api::get_deleted(ctx, n),
+        Op::RecoverDeletedCertificate => certs_api::recover(ctx, n),
+        Op::PurgeDeletedCertificate => certs_api::purge(ctx, n),
+        Op::CreateKey => keys_api::create(ctx, n),
+        Op::ImportKey => keys_api::import(ctx, n),
+        Op::GetKey => keys_api::get(ctx, n, v),
+        Op::DeleteKey => keys_api::delete(ctx, n),
+        Op::ListKeys => keys_api::list(ctx),
+        Op::ListKeyVersions => keys_api::list_versions(ctx, n),
+        Op::Sign => keys_api::sign(ctx, n, v),
+        Op::Verify => keys_api::verify(ctx, n, v),
+        Op::ListDeletedKeys => keys_api::list_deleted(ctx),
+        Op::GetDeletedKey => keys_api::get_deleted(ctx, n),
+        Op::RecoverDeletedKey => keys_api::recover(ctx, n),
+        Op::PurgeDeletedKey => keys_api::purge(ctx, n),
     };
     res.unwrap_or_else(store_error)
 }

@@ -1,5 +1,6 @@
 //! JSON shapes of Key Vault responses (SecretBundle, SecretItem, CertificateBundle, ...).
 
+use super::keys::{KeyVersion, public_jwk};
 use super::store::{CertEntry, CertVersion, SecretVersion};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -69,20 +70,22 @@ pub(crate) fn secret_item(base: &str, name: &str, v: &SecretVersion, with_versio
     Value::Object(secret_common(base, name, v, id))
 }
 
-/// DeletedSecretBundle (no value).
-pub(crate) fn deleted_secret(base: &str, name: &str, v: &SecretVersion, now: i64) -> Value {
-    let id = format!("{base}/secrets/{name}/{}", v.version);
-    let mut m = secret_common(base, name, v, id);
-    m.insert(
-        "recoveryId".into(),
-        json!(format!("{base}/deletedsecrets/{name}")),
-    );
-    m.insert("deletedDate".into(), json!(now));
-    m.insert(
-        "scheduledPurgeDate".into(),
-        json!(now + RECOVERABLE_DAYS * 86_400),
-    );
-    Value::Object(m)
+/// Adds what a deleted object carries: `recoveryId`, `deletedDate`, `scheduledPurgeDate`.
+/// `collection` is `deletedsecrets`, `deletedcertificates` or `deletedkeys`.
+pub(crate) fn deleted(mut v: Value, base: &str, collection: &str, name: &str, at: i64) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "recoveryId".into(),
+            json!(format!("{base}/{collection}/{name}")),
+        );
+        m.insert("deletedDate".into(), json!(at));
+        m.insert(
+            "scheduledPurgeDate".into(),
+            json!(at + RECOVERABLE_DAYS * 86_400),
+        );
+        m.remove("value");
+    }
+    v
 }
 
 fn cert_attributes(c: &CertVersion) -> Value {
@@ -129,4 +132,23 @@ pub(crate) fn key_bundle(base: &str, name: &str, c: &CertVersion) -> Value {
     key["kid"] = json!(format!("{base}/keys/{name}/{}", c.version));
     key["key_ops"] = json!(["sign", "verify"]);
     json!({"key": key, "attributes": cert_attributes(c), "tags": c.tags, "managed": true})
+}
+
+/// KeyBundle of a key version (public JWK only).
+pub(crate) fn key_version_bundle(base: &str, name: &str, k: &KeyVersion) -> Value {
+    let mut key = public_jwk(k);
+    key["kid"] = json!(format!("{base}/keys/{name}/{}", k.version));
+    let attributes = attributes(k.enabled, None, None, k.created, k.updated);
+    json!({"key": key, "attributes": attributes, "tags": k.tags})
+}
+
+/// KeyItem of a list: `kid` without version for the keys list.
+pub(crate) fn key_item(base: &str, name: &str, k: &KeyVersion, with_version: bool) -> Value {
+    let kid = if with_version {
+        format!("{base}/keys/{name}/{}", k.version)
+    } else {
+        format!("{base}/keys/{name}")
+    };
+    let attributes = attributes(k.enabled, None, None, k.created, k.updated);
+    json!({"kid": kid, "attributes": attributes, "tags": k.tags})
 }

@@ -1,7 +1,10 @@
-//! One vault's objects: secrets (with versions) and certificates (whose key material lives in a
-//! managed secret of the same name and version). Pure data, no HTTP.
+//! One vault's objects: secrets (with versions), certificates (whose key material lives in a
+//! managed secret of the same name and version) and keys, each with soft delete. Pure data, no
+//! HTTP.
 
-pub(crate) use super::types::{SecretMeta, StoreError};
+use super::keys::KeyVersion;
+use super::objects::{Deleted, Entry, Objects, Versioned};
+pub(crate) use super::types::{Kind, SecretMeta, StoreError};
 use super::validate;
 use crate::ids::new_version;
 use serde_json::Value;
@@ -20,11 +23,7 @@ pub(crate) struct SecretVersion {
 }
 
 /// A secret: original-case name and its versions, oldest first (latest = last).
-#[derive(Debug, Clone)]
-pub(crate) struct SecretEntry {
-    pub name: String,
-    pub versions: Vec<SecretVersion>,
-}
+pub(crate) type SecretEntry = Entry<SecretVersion>;
 
 /// One version of a certificate.
 #[derive(Debug, Clone)]
@@ -48,17 +47,36 @@ pub(crate) struct CertVersion {
 }
 
 /// A certificate: original-case name and versions, oldest first.
-#[derive(Debug, Clone)]
-pub(crate) struct CertEntry {
-    pub name: String,
-    pub versions: Vec<CertVersion>,
+pub(crate) type CertEntry = Entry<CertVersion>;
+
+impl Versioned for SecretVersion {
+    fn version(&self) -> &str {
+        &self.version
+    }
 }
 
-/// All objects of a vault, keyed by lowercase name.
-#[derive(Debug, Default)]
+impl Versioned for CertVersion {
+    fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+/// All objects of a vault.
+#[derive(Debug)]
 pub(crate) struct VaultData {
-    pub secrets: BTreeMap<String, SecretEntry>,
-    pub certs: BTreeMap<String, CertEntry>,
+    pub secrets: Objects<SecretVersion>,
+    pub certs: Objects<CertVersion>,
+    pub keys: Objects<KeyVersion>,
+}
+
+impl Default for VaultData {
+    fn default() -> Self {
+        VaultData {
+            secrets: Objects::new(Kind::Secret),
+            certs: Objects::new(Kind::Certificate),
+            keys: Objects::new(Kind::Key),
+        }
+    }
 }
 
 impl VaultData {
@@ -73,8 +91,8 @@ impl VaultData {
         validate::name(name)?;
         validate::value(&value)?;
         validate::meta(&meta)?;
-        let key = name.to_ascii_lowercase();
-        if self.certs.contains_key(&key) {
+        self.secrets.check_writable(name)?;
+        if self.certs.live.contains_key(&name.to_ascii_lowercase()) {
             // Azure refuses to write a secret that backs a certificate.
             return Err(StoreError::BadParameter(format!(
                 "Secret {name} is managed by a certificate and cannot be set directly."
@@ -94,21 +112,15 @@ impl VaultData {
         version: Option<String>,
     ) -> String {
         let version = version.unwrap_or_else(new_version);
-        let entry = self
-            .secrets
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| SecretEntry {
-                name: name.to_owned(),
-                versions: Vec::new(),
-            });
-        entry.versions.push(SecretVersion {
+        let v = SecretVersion {
             version: version.clone(),
             value,
             meta,
             created: now,
             updated: now,
             managed,
-        });
+        };
+        self.secrets.push(name, v);
         version
     }
 
@@ -118,16 +130,7 @@ impl VaultData {
         name: &str,
         version: Option<&str>,
     ) -> Result<(&SecretEntry, &SecretVersion), StoreError> {
-        let not_found = || StoreError::SecretNotFound(name.to_owned());
-        let entry = self
-            .secrets
-            .get(&name.to_ascii_lowercase())
-            .ok_or_else(not_found)?;
-        let v = match version {
-            None => entry.versions.last(),
-            Some(v) => entry.versions.iter().find(|x| x.version == v),
-        };
-        Ok((entry, v.ok_or_else(not_found)?))
+        self.secrets.find(name, version)
     }
 
     /// Finds a secret version for a value read: refuses disabled versions.
@@ -151,29 +154,28 @@ impl VaultData {
         now: i64,
         update: impl FnOnce(&mut SecretMeta),
     ) -> Result<(String, SecretVersion), StoreError> {
-        let not_found = || StoreError::SecretNotFound(name.to_owned());
-        let entry = self
-            .secrets
-            .get_mut(&name.to_ascii_lowercase())
-            .ok_or_else(not_found)?;
-        let v = match version {
-            None => entry.versions.last_mut(),
-            Some(id) => entry.versions.iter_mut().find(|x| x.version == id),
-        }
-        .ok_or_else(not_found)?;
+        let (ename, v) = self.secrets.find_mut(name, version)?;
         let mut meta = v.meta.clone();
         update(&mut meta);
         validate::meta(&meta)?;
         v.meta = meta;
         v.updated = now;
-        Ok((entry.name.clone(), v.clone()))
+        Ok((ename.to_owned(), v.clone()))
     }
 
-    /// Removes a secret with all versions; returns what was removed.
-    pub fn delete_secret(&mut self, name: &str) -> Result<SecretEntry, StoreError> {
-        self.secrets
-            .remove(&name.to_ascii_lowercase())
-            .ok_or_else(|| StoreError::SecretNotFound(name.to_owned()))
+    /// Moves a secret with all its versions to the deleted state; refuses certificate-backed
+    /// secrets, which go with their certificate.
+    pub fn delete_secret(
+        &mut self,
+        name: &str,
+        now: i64,
+    ) -> Result<&Deleted<SecretVersion>, StoreError> {
+        if self.certs.live.contains_key(&name.to_ascii_lowercase()) {
+            return Err(StoreError::BadParameter(format!(
+                "Secret {name} is managed by a certificate and cannot be deleted directly."
+            )));
+        }
+        self.secrets.delete(name, now)
     }
 
     /// Finds a certificate version (latest when `None`).
@@ -182,16 +184,7 @@ impl VaultData {
         name: &str,
         version: Option<&str>,
     ) -> Result<(&CertEntry, &CertVersion), StoreError> {
-        let not_found = || StoreError::CertificateNotFound(name.to_owned());
-        let entry = self
-            .certs
-            .get(&name.to_ascii_lowercase())
-            .ok_or_else(not_found)?;
-        let v = match version {
-            None => entry.versions.last(),
-            Some(v) => entry.versions.iter().find(|x| x.version == v),
-        };
-        Ok((entry, v.ok_or_else(not_found)?))
+        self.certs.find(name, version)
     }
 
     /// Records a certificate version and its backing managed secret under the same version id.
@@ -202,23 +195,41 @@ impl VaultData {
         secret_value: String,
         meta: SecretMeta,
     ) {
-        let key = name.to_ascii_lowercase();
-        self.push_version(
-            name,
-            secret_value,
-            meta,
-            cert.created,
-            true,
-            Some(cert.version.clone()),
-        );
-        self.certs
-            .entry(key)
-            .or_insert_with(|| CertEntry {
-                name: name.to_owned(),
-                versions: Vec::new(),
-            })
-            .versions
-            .push(cert);
+        let (version, created) = (cert.version.clone(), cert.created);
+        self.push_version(name, secret_value, meta, created, true, Some(version));
+        self.certs.push(name, cert);
+    }
+
+    /// Refuses an import when the certificate's name, or its backing secret's, is deleted.
+    pub fn check_cert_writable(&self, name: &str) -> Result<(), StoreError> {
+        self.certs.check_writable(name)?;
+        self.secrets.check_writable(name)
+    }
+
+    /// Moves a certificate and its backing secret to the deleted state.
+    pub fn delete_cert(
+        &mut self,
+        name: &str,
+        now: i64,
+    ) -> Result<&Deleted<CertVersion>, StoreError> {
+        self.certs.entry(name)?;
+        // The backing secret exists unless a fault injection removed it.
+        let _ = self.secrets.delete(name, now);
+        self.certs.delete(name, now)
+    }
+
+    /// Recovers a deleted certificate and its backing secret.
+    pub fn recover_cert(&mut self, name: &str) -> Result<&CertEntry, StoreError> {
+        self.certs.get_deleted(name)?;
+        let _ = self.secrets.recover(name);
+        self.certs.recover(name)
+    }
+
+    /// Purges a deleted certificate and its backing secret.
+    pub fn purge_cert(&mut self, name: &str) -> Result<(), StoreError> {
+        self.certs.get_deleted(name)?;
+        let _ = self.secrets.purge(name);
+        self.certs.purge(name)
     }
 }
 
@@ -245,7 +256,7 @@ mod tests {
         assert_eq!(d.get_secret("db-pass", Some(&v1)).unwrap().1.value, "a");
         assert!(matches!(
             d.get_secret("db-pass", Some("00")),
-            Err(StoreError::SecretNotFound(_))
+            Err(StoreError::NotFound(Kind::Secret, _))
         ));
         d.update_secret("db-pass", None, 3, |m| m.enabled = false)
             .unwrap();
@@ -253,6 +264,17 @@ mod tests {
             d.get_secret("db-pass", None).unwrap_err(),
             StoreError::SecretDisabled
         );
+    }
+
+    #[test]
+    fn deleted_name_refuses_new_values_until_purged() {
+        let mut d = VaultData::default();
+        d.set_secret("s", "a".into(), meta(), 1).unwrap();
+        d.delete_secret("s", 2).unwrap();
+        let held = StoreError::DeletedButRecoverable(Kind::Secret, "s".into());
+        assert_eq!(d.set_secret("s", "b".into(), meta(), 3), Err(held));
+        d.secrets.purge("s").unwrap();
+        assert!(d.set_secret("s", "b".into(), meta(), 4).is_ok());
     }
 
     #[test]

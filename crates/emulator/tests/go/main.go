@@ -51,8 +51,8 @@ func main() {
 		{"disabled secret is Forbidden/SecretDisabled", checkDisabled},
 		{"missing secret is SecretNotFound", checkMissing},
 		{"throttling honours Retry-After", checkThrottle},
-		// {"soft delete: deleted state, conflict, recover, purge", checkSoftDelete},
-		// {"keys: create RSA and EC, get, versions, list, sign, verify", checkKeys},
+		{"soft delete: deleted state, conflict, recover, purge", checkSoftDelete},
+		{"keys: create RSA and EC, get, versions, list, sign, verify", checkKeys},
 	}
 	failed := 0
 	for _, c := range checks {
