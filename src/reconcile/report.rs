@@ -125,18 +125,7 @@ fn succeeded<K: Kind>(
     } = written;
     let before = K::sync_part(previous);
     let generation = resource.meta().generation;
-    // A success implies the interval parsed (an unusable one stops the reconcile first).
-    let interval = plan.interval.clone().unwrap_or_default();
-    let delay = if plan.reads_vault() {
-        match resource.refresh(interval, previous, learned.as_ref(), plan.now) {
-            Refresh::Spread(interval) => requeue::spread(interval, REFRESH_SPREAD, roll),
-            Refresh::Exact(deadline) => deadline,
-        }
-    } else {
-        plan.entry.due.map_or(interval, |due| {
-            due.saturating_duration_since(plan.now.instant)
-        })
-    };
+    let delay = next_read(resource, plan, previous, learned.as_ref(), roll);
     let message = format!(
         "Secret {} holds {} key(s) from the vault",
         desired.name,
@@ -165,40 +154,63 @@ fn succeeded<K: Kind>(
         sync.last_sync_time = Some(plan.now.rfc3339());
         sync.next_refresh_time = Some(plan.now.rfc3339_after(delay));
     }
-    let mut notes = Vec::new();
     let previous_reason = ready(Some(before)).map(|c| c.reason.as_str());
-    match applied {
-        Applied::Created | Applied::Updated => {
-            let verb = if applied == Applied::Created {
-                "Created"
-            } else {
-                "Updated"
-            };
-            notes.push(Note::normal(
-                &format!("Secret{verb}"),
-                format!(
-                    "{verb} Secret {} ({} keys)",
-                    desired.name,
-                    desired.data.len()
-                ),
-            ));
-        }
-        Applied::Unchanged if previous_reason.is_some_and(|r| r != reason::SYNCED) => {
-            notes.push(Note::normal(reason::SYNCED, message));
-        }
-        Applied::Unchanged => {}
-    }
+    let notes = success_notes(applied, &desired, previous_reason, message);
     let extension = resource.extend(sync, previous, learned.as_ref(), plan.now);
-    let newly_managed = plan.entry.last_desired.is_none();
-    let next_due = (plan.reads_vault() || plan.entry.due.is_none()).then_some(delay);
     let schedule = ScheduleUpdate::Synced {
         generation,
         force_refresh: plan.force_refresh_to_record(),
-        next_due,
+        next_due: (plan.reads_vault() || plan.entry.due.is_none()).then_some(delay),
         desired: Box::new(desired),
     };
     finish::<K>(previous, changed, extension, notes, schedule, delay, None)
-        .with_newly_managed(newly_managed)
+        .with_newly_managed(plan.entry.last_desired.is_none())
+}
+
+/// When to read the vault next after a success: the kind's refresh after a read, else the
+/// deadline already set.
+fn next_read<K: Kind>(
+    resource: &K,
+    plan: &Plan<K>,
+    previous: &K::Status,
+    learned: Option<&K::Learned>,
+    roll: f64,
+) -> Duration {
+    // A success implies the interval parsed (an unusable one stops the reconcile first).
+    let interval = plan.interval.clone().unwrap_or_default();
+    if !plan.reads_vault() {
+        return plan.entry.due.map_or(interval, |due| {
+            due.saturating_duration_since(plan.now.instant)
+        });
+    }
+    match resource.refresh(interval, previous, learned, plan.now) {
+        Refresh::Spread(interval) => requeue::spread(interval, REFRESH_SPREAD, roll),
+        Refresh::Exact(deadline) => deadline,
+    }
+}
+
+/// Events of a success: the Secret written, or the sync working again after a failure.
+fn success_notes(
+    applied: Applied,
+    desired: &DesiredSecret,
+    previous_reason: Option<&str>,
+    message: String,
+) -> Vec<Note> {
+    let keys = desired.data.len();
+    match applied {
+        Applied::Created => vec![Note::normal(
+            "SecretCreated",
+            format!("Created Secret {} ({keys} keys)", desired.name),
+        )],
+        Applied::Updated => vec![Note::normal(
+            "SecretUpdated",
+            format!("Updated Secret {} ({keys} keys)", desired.name),
+        )],
+        Applied::Unchanged if previous_reason.is_some_and(|r| r != reason::SYNCED) => {
+            vec![Note::normal(reason::SYNCED, message)]
+        }
+        Applied::Unchanged => Vec::new(),
+    }
 }
 
 fn failed<K: Kind>(

@@ -88,6 +88,18 @@ struct Inner {
     sync_times: Mutex<HashMap<ObjectLabels, i64>>,
 }
 
+/// Registers `metric` under `name` (with `unit` metadata when given) and returns it.
+fn register<M>(registry: &mut Registry, name: &str, help: &str, unit: Option<Unit>, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, metric.clone()),
+        None => registry.register(name, help, metric.clone()),
+    }
+    metric
+}
+
 /// The operator's metrics; cheap to clone (shared state behind an `Arc`).
 #[derive(Clone)]
 pub struct Metrics {
@@ -110,61 +122,66 @@ impl Metrics {
     /// Creates a fresh registry with every vaultsync metric registered.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let reconciles = Family::default();
+        let r = &mut registry;
         // Encoding appends `_total` to counters, so the registered name omits it.
-        registry.register(
+        let reconciles = register(
+            r,
             "vaultsync_reconciles",
             "Reconciles finished, by kind, result and failure reason",
-            reconciles.clone(),
+            None,
+            Family::default(),
         );
-        let reconcile_duration: HistogramFamily<KindLabels> =
-            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
-        registry.register_with_unit(
+        let reconcile_duration = register(
+            r,
             "vaultsync_reconcile_duration",
             "Wall-clock duration of one reconcile",
-            Unit::Seconds,
-            reconcile_duration.clone(),
+            Some(Unit::Seconds),
+            HistogramFamily::new_with_constructor(|| Histogram::new(DURATION_BUCKETS)),
         );
-        let vault_requests = Family::default();
-        registry.register(
+        let vault_requests = register(
+            r,
             "vaultsync_vault_requests",
             "Requests to Azure Key Vault, by operation and outcome",
-            vault_requests.clone(),
+            None,
+            Family::default(),
         );
-        let managed_secrets = Family::default();
-        registry.register(
+        let managed_secrets = register(
+            r,
             "vaultsync_managed_secrets",
             "Kubernetes Secrets currently managed, by source kind",
-            managed_secrets.clone(),
+            None,
+            Family::default(),
         );
-        let last_sync = Family::default();
-        registry.register_with_unit(
+        let last_sync = register(
+            r,
             "vaultsync_last_sync_timestamp",
             "Unix time of the last successful sync of an object",
-            Unit::Seconds,
-            last_sync.clone(),
+            Some(Unit::Seconds),
+            Family::default(),
         );
-        let since_last_sync = Family::default();
         // Registered without unit metadata: OpenMetrics would then demand a `_seconds` suffix,
         // and the name the issue asks for puts the unit first.
-        registry.register(
+        let since_last_sync = register(
+            r,
             "vaultsync_seconds_since_last_sync",
             "Seconds elapsed since the last successful sync of an object, computed at scrape time",
-            since_last_sync.clone(),
+            None,
+            Family::default(),
         );
-        let cert_expiry = Family::default();
-        registry.register_with_unit(
+        let cert_expiry = register(
+            r,
             "vaultsync_certificate_expiry_timestamp",
             "Unix time at which a synced certificate stops being valid (notAfter)",
-            Unit::Seconds,
-            cert_expiry.clone(),
+            Some(Unit::Seconds),
+            Family::default(),
         );
-        let leader = Gauge::default();
-        registry.register(
+        let leader = register(
+            r,
             "vaultsync_leader",
             "1 while this process may reconcile (it holds the leader-election Lease, or leader \
              election is off), 0 otherwise",
-            leader.clone(),
+            None,
+            Gauge::default(),
         );
         Self {
             inner: Arc::new(Inner {

@@ -43,59 +43,82 @@ pub(crate) fn build(
             }
             break;
         }
-        let issuer_name = certs[current].issuer();
-        let mut best: Option<usize> = None;
-        for (i, candidate) in certs.iter().enumerate() {
-            if path.contains(&i) || !same_name(candidate.subject(), issuer_name) {
-                continue;
-            }
-            let signed = certs[current]
-                .verify_signature(Some(candidate.public_key()))
-                .is_ok();
-            if !signed {
-                push_unique(
-                    &mut warnings,
-                    ChainWarning::IssuerSignatureMismatch {
-                        subject: candidate.subject().to_string(),
-                    },
-                );
-            } else if best.is_none_or(|b| preferred(&certs[i], &certs[b], now_unix)) {
-                best = Some(i);
-            }
-        }
-        match best {
+        match issuer_of(certs, current, &path, now_unix, &mut warnings) {
             Some(next) => {
                 path.push(next);
                 current = next;
             }
             None => {
                 warnings.push(ChainWarning::ChainIncomplete {
-                    missing_issuer: issuer_name.to_string(),
+                    missing_issuer: certs[current].issuer().to_string(),
                 });
                 break;
             }
         }
     }
     let intermediates = path.split_off(1);
-    for &i in intermediates.iter().chain(root.iter()) {
-        let c = &certs[i];
-        if i != leaf && !valid_at(c, now_unix) {
-            warnings.push(ChainWarning::ChainCertificateNotValid {
-                subject: c.subject().to_string(),
-                not_after_unix: c.validity().not_after.timestamp(),
-            });
-        }
-    }
-    let used = 1 + intermediates.len() + usize::from(root.is_some_and(|r| r != leaf));
-    if certs.len() > used {
-        warnings.push(ChainWarning::UnrelatedCertificates(certs.len() - used));
-    }
-    Ok(Chain {
+    let chain = Chain {
         leaf,
         intermediates,
         root,
         warnings,
-    })
+    };
+    Ok(chain.checked(certs, now_unix))
+}
+
+/// The certificate that issued `certs[current]` and verifies its signature, outside `path`;
+/// same-name certificates whose signature does not verify are warned about.
+fn issuer_of(
+    certs: &[X509Certificate<'_>],
+    current: usize,
+    path: &[usize],
+    now_unix: i64,
+    warnings: &mut Vec<ChainWarning>,
+) -> Option<usize> {
+    let issuer_name = certs[current].issuer();
+    let mut best: Option<usize> = None;
+    for (i, candidate) in certs.iter().enumerate() {
+        if path.contains(&i) || !same_name(candidate.subject(), issuer_name) {
+            continue;
+        }
+        let signed = certs[current]
+            .verify_signature(Some(candidate.public_key()))
+            .is_ok();
+        if !signed {
+            push_unique(
+                warnings,
+                ChainWarning::IssuerSignatureMismatch {
+                    subject: candidate.subject().to_string(),
+                },
+            );
+        } else if best.is_none_or(|b| preferred(&certs[i], &certs[b], now_unix)) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
+impl Chain {
+    /// Adds the warnings about the chain as a whole: issuers not valid now, and certificates
+    /// that belong to no link.
+    fn checked(mut self, certs: &[X509Certificate<'_>], now_unix: i64) -> Self {
+        for &i in self.intermediates.iter().chain(self.root.iter()) {
+            let c = &certs[i];
+            if i != self.leaf && !valid_at(c, now_unix) {
+                self.warnings.push(ChainWarning::ChainCertificateNotValid {
+                    subject: c.subject().to_string(),
+                    not_after_unix: c.validity().not_after.timestamp(),
+                });
+            }
+        }
+        let root_apart = self.root.is_some_and(|r| r != self.leaf);
+        let used = 1 + self.intermediates.len() + usize::from(root_apart);
+        if certs.len() > used {
+            self.warnings
+                .push(ChainWarning::UnrelatedCertificates(certs.len() - used));
+        }
+        self
+    }
 }
 
 /// Among certificates for the key, prefer end-entity ones, then the one

@@ -41,39 +41,18 @@ pub fn convert(
     options: &ConvertOptions,
 ) -> Result<TlsBundle, TlsError> {
     let material = input::decode(value, format)?;
-    let certs = material
-        .certs
-        .iter()
-        .enumerate()
-        .map(|(i, der)| {
-            x509_parser::parse_x509_certificate(der)
-                .map(|(_, c)| c)
-                .map_err(|e| TlsError::InvalidCertificate(format!("certificate {}: {e}", i + 1)))
-        })
-        .collect::<Result<Vec<X509Certificate<'_>>, _>>()?;
+    let certs = parse_certificates(&material.certs)?;
     let key = &material.key;
     let chain = chain::build(&certs, key, options.now_unix)?;
-
     let leaf = &certs[chain.leaf];
-    let validity = leaf.validity();
-    if options.now_unix < validity.not_before.timestamp() {
-        return Err(TlsError::NotYetValid {
-            not_before_unix: validity.not_before.timestamp(),
-        });
-    }
-    if options.now_unix > validity.not_after.timestamp() {
-        return Err(TlsError::Expired {
-            not_after_unix: validity.not_after.timestamp(),
-        });
-    }
+    check_validity(leaf, options.now_unix)?;
 
     let der = |i: usize| material.certs[i].as_slice();
-    let tls_key = key_format::encode(key, options.key_format)?;
-    let tls_crt = pem_certs(
+    let leaf_up = || {
         std::iter::once(chain.leaf)
             .chain(chain.intermediates.iter().copied())
-            .map(der),
-    );
+            .map(der)
+    };
     let ca_indices: Vec<usize> = match options.ca {
         CaSource::Chain => chain
             .intermediates
@@ -83,16 +62,10 @@ pub fn convert(
             .collect(),
         CaSource::Root => chain.root.into_iter().collect(),
     };
-    let ca_crt = (!ca_indices.is_empty()).then(|| pem_certs(ca_indices.iter().map(|&i| der(i))));
-
-    let info = info::describe(leaf, der(chain.leaf), key.algorithm());
     let pkcs12 = match &options.pkcs12_password {
         None => None,
         Some(password) => {
-            let mut full: Vec<&[u8]> = std::iter::once(chain.leaf)
-                .chain(chain.intermediates.iter().copied())
-                .map(der)
-                .collect();
+            let mut full: Vec<&[u8]> = leaf_up().collect();
             if let Some(root) = chain.root.filter(|&r| r != chain.leaf) {
                 full.push(der(root));
             }
@@ -102,13 +75,41 @@ pub fn convert(
         }
     };
     Ok(TlsBundle {
-        tls_crt,
-        tls_key,
-        ca_crt,
+        tls_crt: pem_certs(leaf_up()),
+        tls_key: key_format::encode(key, options.key_format)?,
+        ca_crt: (!ca_indices.is_empty()).then(|| pem_certs(ca_indices.iter().map(|&i| der(i)))),
         pkcs12,
-        info,
+        info: info::describe(leaf, der(chain.leaf), key.algorithm()),
         warnings: chain.warnings,
     })
+}
+
+/// Parses every certificate, naming the first that does not parse by its position.
+fn parse_certificates(ders: &[Vec<u8>]) -> Result<Vec<X509Certificate<'_>>, TlsError> {
+    ders.iter()
+        .enumerate()
+        .map(|(i, der)| {
+            x509_parser::parse_x509_certificate(der)
+                .map(|(_, c)| c)
+                .map_err(|e| TlsError::InvalidCertificate(format!("certificate {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// The leaf must be valid at `now_unix`.
+fn check_validity(leaf: &X509Certificate<'_>, now_unix: i64) -> Result<(), TlsError> {
+    let validity = leaf.validity();
+    if now_unix < validity.not_before.timestamp() {
+        return Err(TlsError::NotYetValid {
+            not_before_unix: validity.not_before.timestamp(),
+        });
+    }
+    if now_unix > validity.not_after.timestamp() {
+        return Err(TlsError::Expired {
+            not_after_unix: validity.not_after.timestamp(),
+        });
+    }
+    Ok(())
 }
 
 fn pem_certs<'a>(ders: impl Iterator<Item = &'a [u8]>) -> String {
