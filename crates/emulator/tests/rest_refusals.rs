@@ -149,6 +149,16 @@ async fn data_plane_refusals() {
 
     let (s, b, _) = call(&fx, get.clone(), "secrets/x?api-version=1.0", t, None).await;
     assert_eq!((s, code(&b)), (400, "BadParameter"), "{b}");
+    assert_eq!(
+        b["error"]["message"],
+        "The specified version (1.0) is not recognized. Consider using the latest supported version (2026-04-01)."
+    );
+    // What the current SDKs send by default is accepted (the secret does not exist).
+    for v in ["2026-04-01", "2025-07-01", "7.6"] {
+        let path = format!("secrets/x?api-version={v}");
+        let (s, b, _) = call(&fx, get.clone(), &path, t, None).await;
+        assert_eq!((s, code(&b)), (404, "SecretNotFound"), "{v}: {b}");
+    }
     let (s, b, _) = call(&fx, get.clone(), "secrets/x", t, None).await;
     assert_eq!((s, code(&b)), (400, "BadParameter"), "{b}");
 

@@ -27,7 +27,9 @@ use route::{NoRoute, Op, Route};
 use std::sync::Arc;
 use store::StoreError;
 
-/// api-versions the data plane accepts (what the SDKs send).
+/// api-versions the data plane accepts (what the SDKs send), oldest first: azsecrets 1.5 (Go)
+/// and azure-keyvault-* 4.12 (Python) send 2026-04-01, the Rust 1.0 crates 2025-07-01,
+/// azcertificates 1.4 (Go) 7.6.
 const API_VERSIONS: &[&str] = &[
     "2016-10-01",
     "7.0",
@@ -40,6 +42,7 @@ const API_VERSIONS: &[&str] = &[
     "2025-07-01",
     "2026-04-01",
 ];
+const LATEST_API_VERSION: &str = API_VERSIONS[API_VERSIONS.len() - 1];
 /// Largest request body read (a PFX with a long chain fits easily).
 const MAX_BODY: usize = 1 << 20;
 
@@ -159,7 +162,7 @@ async fn process(
         }
         Some(v) if !API_VERSIONS.contains(&v) => {
             let m = format!(
-                "The specified version ({v}) is not recognized. Consider using the latest supported version (2025-07-01)."
+                "The specified version ({v}) is not recognized. Consider using the latest supported version ({LATEST_API_VERSION})."
             );
             return (bad_parameter(&m), String::new());
         }

@@ -185,3 +185,26 @@ pub async fn access_token(fx: &Fixture) -> String {
 pub fn aadsts(body: &serde_json::Value) -> i64 {
     body["error_codes"][0].as_i64().unwrap_or(-1)
 }
+
+/// An authenticated data-plane call to vault `v1` as CLIENT; returns (status, JSON body).
+pub async fn rest(
+    fx: &Fixture,
+    token: &str,
+    method: reqwest::Method,
+    path_query: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{path_query}", fx.emu.vault_url("v1"));
+    let mut rb = fx.http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.expect("data-plane request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+/// The `error.code` of a Key Vault error body.
+pub fn kv_code(b: &serde_json::Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("")
+}
