@@ -1,17 +1,15 @@
-//! Certificate operations of the REST API: import, get, get policy, list, list versions, delete,
-//! and the deleted state: get, list, recover, purge.
+//! Certificate operations of the REST API: import, get, get policy (lists, delete and the
+//! deleted state are in `objects_api`).
 
 use super::certs::{self, ImportInput, Source};
-use super::objects::Deleted;
 use super::secrets_api::{AttributesIn, parse_body};
-use super::store::{CertVersion, Kind, StoreError};
-use super::{Ctx, list_page, no_content, render, validate};
+use super::store::StoreError;
+use super::{Ctx, render, validate};
 use crate::errors::json;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,109 +95,4 @@ pub(crate) fn policy(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> 
     let data = ctx.vault.read();
     let (e, c) = data.find_cert(name, None)?;
     Ok(json(200, &render::policy(&ctx.base, &e.name, c)))
-}
-
-/// GET /certificates
-pub(crate) fn list(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
-    let items = {
-        let data = ctx.vault.read();
-        data.certs
-            .live
-            .values()
-            .filter_map(|e| {
-                e.versions
-                    .last()
-                    .map(|c| render::cert_item(&ctx.base, e, c, false))
-            })
-            .collect()
-    };
-    list_page(ctx, "/certificates", items)
-}
-
-/// GET /certificates/{name}/versions
-pub(crate) fn list_versions(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    validate::name(name)?;
-    let items = {
-        let data = ctx.vault.read();
-        let e = data.certs.entry(name)?;
-        e.versions
-            .iter()
-            .map(|c| render::cert_item(&ctx.base, e, c, true))
-            .collect()
-    };
-    list_page(ctx, &format!("/certificates/{name}/versions"), items)
-}
-
-/// DeletedCertificateBundle of a deleted certificate's latest version.
-fn deleted_bundle(ctx: &Ctx<'_>, d: &Deleted<CertVersion>) -> Result<Value, StoreError> {
-    let e = &d.entry;
-    let latest = e
-        .versions
-        .last()
-        .ok_or_else(|| StoreError::NotFound(Kind::Certificate, e.name.clone()))?;
-    let bundle = render::cert_bundle(&ctx.base, &e.name, latest);
-    Ok(render::deleted(
-        bundle,
-        &ctx.base,
-        "deletedcertificates",
-        &e.name,
-        d.deleted_date,
-    ))
-}
-
-/// DELETE /certificates/{name}: the certificate and its backing secret go to the deleted state.
-pub(crate) fn delete(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    validate::name(name)?;
-    let mut data = ctx.vault.write();
-    let d = data.delete_cert(name, ctx.now)?;
-    Ok(json(200, &deleted_bundle(ctx, d)?))
-}
-
-/// GET /deletedcertificates/{name}
-pub(crate) fn get_deleted(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    let data = ctx.vault.read();
-    Ok(json(
-        200,
-        &deleted_bundle(ctx, data.certs.get_deleted(name)?)?,
-    ))
-}
-
-/// GET /deletedcertificates
-pub(crate) fn list_deleted(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
-    let items = {
-        let data = ctx.vault.read();
-        let mut items = Vec::new();
-        for d in data.certs.deleted.values() {
-            let Some(c) = d.entry.versions.last() else {
-                continue;
-            };
-            let item = render::cert_item(&ctx.base, &d.entry, c, false);
-            items.push(render::deleted(
-                item,
-                &ctx.base,
-                "deletedcertificates",
-                &d.entry.name,
-                d.deleted_date,
-            ));
-        }
-        items
-    };
-    list_page(ctx, "/deletedcertificates", items)
-}
-
-/// POST /deletedcertificates/{name}/recover
-pub(crate) fn recover(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    let mut data = ctx.vault.write();
-    let e = data.recover_cert(name)?;
-    let c = e
-        .versions
-        .last()
-        .ok_or_else(|| StoreError::NotFound(Kind::Certificate, name.to_owned()))?;
-    Ok(json(200, &render::cert_bundle(&ctx.base, &e.name, c)))
-}
-
-/// DELETE /deletedcertificates/{name}: 204.
-pub(crate) fn purge(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    ctx.vault.write().purge_cert(name)?;
-    Ok(no_content())
 }

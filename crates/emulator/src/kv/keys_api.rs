@@ -1,19 +1,18 @@
-//! Key operations of the REST API: create, import, get (public JWK only), list, list versions,
-//! sign, verify, delete, and the deleted state: get, list, recover, purge. GET /keys also serves
+//! Key operations of the REST API: create, import, get (public JWK only), sign and verify (lists,
+//! delete and the deleted state are in `objects_api`). GET /keys also serves
 //! the public key of a certificate.
 
 use super::keys::{self, JwkIn, KeyVersion};
-use super::objects::Deleted;
 use super::secrets_api::{AttributesIn, parse_body};
 use super::store::{Kind, StoreError};
-use super::{Ctx, list_page, no_content, render, validate};
+use super::{Ctx, render, validate};
 use crate::errors::json;
 use crate::ids::new_version;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
@@ -120,37 +119,6 @@ pub(crate) fn get(ctx: &Ctx<'_>, name: &str, ver: Option<&str>) -> Result<Respon
     }
 }
 
-/// GET /keys
-pub(crate) fn list(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
-    let items = {
-        let data = ctx.vault.read();
-        let latest = data
-            .keys
-            .live
-            .values()
-            .filter_map(|e| Some((e, e.versions.last()?)));
-        latest
-            .map(|(e, k)| render::key_item(&ctx.base, &e.name, k, false))
-            .collect()
-    };
-    list_page(ctx, "/keys", items)
-}
-
-/// GET /keys/{name}/versions
-pub(crate) fn list_versions(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    validate::name(name)?;
-    let items = {
-        let data = ctx.vault.read();
-        let e = data.keys.entry(name)?;
-        let items = e
-            .versions
-            .iter()
-            .map(|k| render::key_item(&ctx.base, &e.name, k, true));
-        items.collect()
-    };
-    list_page(ctx, &format!("/keys/{name}/versions"), items)
-}
-
 /// The version to use for a cryptographic operation; disabled keys refuse.
 fn usable<'a>(
     data: &'a super::store::VaultData,
@@ -188,67 +156,4 @@ pub(crate) fn verify(ctx: &Ctx<'_>, name: &str, ver: Option<&str>) -> Result<Res
         200,
         &json!({"value": keys::verify(k, &b.alg, &digest, &sig)?}),
     ))
-}
-
-fn deleted_bundle(ctx: &Ctx<'_>, d: &Deleted<KeyVersion>) -> Result<Value, StoreError> {
-    let e = &d.entry;
-    let k = e
-        .versions
-        .last()
-        .ok_or_else(|| StoreError::NotFound(Kind::Key, e.name.clone()))?;
-    let bundle = render::key_version_bundle(&ctx.base, &e.name, k);
-    Ok(render::deleted(
-        bundle,
-        &ctx.base,
-        "deletedkeys",
-        &e.name,
-        d.deleted_date,
-    ))
-}
-
-/// DELETE /keys/{name}
-pub(crate) fn delete(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    validate::name(name)?;
-    let mut data = ctx.vault.write();
-    let d = data.keys.delete(name, ctx.now)?;
-    Ok(json(200, &deleted_bundle(ctx, d)?))
-}
-
-/// GET /deletedkeys/{name}
-pub(crate) fn get_deleted(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    let data = ctx.vault.read();
-    Ok(json(
-        200,
-        &deleted_bundle(ctx, data.keys.get_deleted(name)?)?,
-    ))
-}
-
-/// GET /deletedkeys
-pub(crate) fn list_deleted(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
-    let items = {
-        let data = ctx.vault.read();
-        let all = data.keys.deleted.values().map(|d| deleted_bundle(ctx, d));
-        all.collect::<Result<Vec<_>, _>>()?
-    };
-    list_page(ctx, "/deletedkeys", items)
-}
-
-/// POST /deletedkeys/{name}/recover
-pub(crate) fn recover(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    let mut data = ctx.vault.write();
-    let e = data.keys.recover(name)?;
-    let k = e
-        .versions
-        .last()
-        .ok_or_else(|| StoreError::NotFound(Kind::Key, name.to_owned()))?;
-    Ok(json(
-        200,
-        &render::key_version_bundle(&ctx.base, &e.name, k),
-    ))
-}
-
-/// DELETE /deletedkeys/{name}: 204.
-pub(crate) fn purge(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    ctx.vault.write().keys.purge(name)?;
-    Ok(no_content())
 }

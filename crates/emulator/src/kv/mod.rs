@@ -8,6 +8,7 @@ mod crypto;
 mod keys;
 mod keys_api;
 mod objects;
+mod objects_api;
 mod paging;
 mod pem;
 mod render;
@@ -23,9 +24,11 @@ use crate::urlenc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Request, header};
 use axum::response::Response;
+use keys::KeyVersion;
 use route::{NoRoute, Op, Route};
 use std::sync::Arc;
 use store::StoreError;
+use store::{CertVersion, SecretVersion};
 
 /// api-versions the data plane accepts (what the SDKs send), oldest first: azsecrets 1.5 (Go)
 /// and azure-keyvault-* 4.12 (Python) send 2026-04-01, the Rust 1.0 crates 2025-07-01,
@@ -148,6 +151,32 @@ fn fault_response(code: u16, retry_after: Option<u32>) -> Response {
     r
 }
 
+/// The request's api-version, or the message of Key Vault's 400 when it is missing or unknown.
+fn api_version(query: &[(String, String)]) -> Result<String, String> {
+    match urlenc::get(query, "api-version") {
+        None | Some("") => Err(
+            "The api-version query parameter (?api-version=) is required for all requests.".into(),
+        ),
+        Some(v) if !API_VERSIONS.contains(&v) => Err(format!(
+            "The specified version ({v}) is not recognized. Consider using the latest supported version ({LATEST_API_VERSION})."
+        )),
+        Some(v) => Ok(v.to_owned()),
+    }
+}
+
+/// 404 or 405 for a path no operation matched.
+fn no_route(why: NoRoute, method: &axum::http::Method) -> Response {
+    match why {
+        NoRoute::NotFound => kv_error(404, "NotFound", "The requested resource was not found."),
+        NoRoute::MethodNotAllowed => {
+            let m = format!("The requested method {method} is not allowed for this resource.");
+            kv_error(405, "MethodNotAllowed", &m)
+        }
+    }
+}
+
+/// Checks api-version, token, route and role in Key Vault's order, then dispatches; returns
+/// the response and the caller's client id ("" before authentication).
 async fn process(
     state: &State,
     vault: &Vault,
@@ -155,18 +184,9 @@ async fn process(
     req: Request<Body>,
 ) -> (Response, String) {
     let query = urlenc::pairs(req.uri().query().unwrap_or(""));
-    let api_version = match urlenc::get(&query, "api-version") {
-        None | Some("") => {
-            let m = "The api-version query parameter (?api-version=) is required for all requests.";
-            return (bad_parameter(m), String::new());
-        }
-        Some(v) if !API_VERSIONS.contains(&v) => {
-            let m = format!(
-                "The specified version ({v}) is not recognized. Consider using the latest supported version ({LATEST_API_VERSION})."
-            );
-            return (bad_parameter(&m), String::new());
-        }
-        Some(v) => v.to_owned(),
+    let api_version = match api_version(&query) {
+        Ok(v) => v,
+        Err(m) => return (bad_parameter(&m), String::new()),
     };
     let caller = match auth::authenticate(state, vault, req.headers()) {
         Ok(c) => c,
@@ -175,31 +195,14 @@ async fn process(
     let id = caller.client_id.clone();
     let route = match route {
         Ok(r) => r,
-        Err(NoRoute::NotFound) => {
-            return (
-                kv_error(404, "NotFound", "The requested resource was not found."),
-                id,
-            );
-        }
-        Err(NoRoute::MethodNotAllowed) => {
-            let m = format!(
-                "The requested method {} is not allowed for this resource.",
-                req.method()
-            );
-            return (kv_error(405, "MethodNotAllowed", &m), id);
-        }
+        Err(why) => return (no_route(why, req.method()), id),
     };
     if let Err(r) = auth::authorize(state, vault, &caller, &route) {
         return (*r, id);
     }
-    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return (
-                kv_error(413, "RequestTooLarge", "The request body is too large."),
-                id,
-            );
-        }
+    let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_BODY).await else {
+        let r = kv_error(413, "RequestTooLarge", "The request body is too large.");
+        return (r, id);
     };
     let ctx = Ctx {
         vault,
@@ -218,35 +221,35 @@ fn dispatch(ctx: &Ctx<'_>, route: Route) -> Response {
         Op::SetSecret => secrets_api::set(ctx, n),
         Op::GetSecret => secrets_api::get(ctx, n, v),
         Op::UpdateSecret => secrets_api::update(ctx, n, v),
-        Op::DeleteSecret => secrets_api::delete(ctx, n),
-        Op::ListSecrets => secrets_api::list(ctx),
-        Op::ListSecretVersions => secrets_api::list_versions(ctx, n),
-        Op::ListDeletedSecrets => secrets_api::list_deleted(ctx),
-        Op::GetDeletedSecret => secrets_api::get_deleted(ctx, n),
-        Op::RecoverDeletedSecret => secrets_api::recover(ctx, n),
-        Op::PurgeDeletedSecret => secrets_api::purge(ctx, n),
+        Op::DeleteSecret => objects_api::delete::<SecretVersion>(ctx, n),
+        Op::ListSecrets => objects_api::list::<SecretVersion>(ctx),
+        Op::ListSecretVersions => objects_api::list_versions::<SecretVersion>(ctx, n),
+        Op::ListDeletedSecrets => objects_api::list_deleted::<SecretVersion>(ctx),
+        Op::GetDeletedSecret => objects_api::get_deleted::<SecretVersion>(ctx, n),
+        Op::RecoverDeletedSecret => objects_api::recover::<SecretVersion>(ctx, n),
+        Op::PurgeDeletedSecret => objects_api::purge::<SecretVersion>(ctx, n),
         Op::ImportCertificate => certs_api::import(ctx, n),
         Op::GetCertificate => certs_api::get(ctx, n, v),
         Op::GetCertificatePolicy => certs_api::policy(ctx, n),
-        Op::DeleteCertificate => certs_api::delete(ctx, n),
-        Op::ListCertificates => certs_api::list(ctx),
-        Op::ListCertificateVersions => certs_api::list_versions(ctx, n),
-        Op::ListDeletedCertificates => certs_api::list_deleted(ctx),
-        Op::GetDeletedCertificate => certs_api::get_deleted(ctx, n),
-        Op::RecoverDeletedCertificate => certs_api::recover(ctx, n),
-        Op::PurgeDeletedCertificate => certs_api::purge(ctx, n),
+        Op::DeleteCertificate => objects_api::delete::<CertVersion>(ctx, n),
+        Op::ListCertificates => objects_api::list::<CertVersion>(ctx),
+        Op::ListCertificateVersions => objects_api::list_versions::<CertVersion>(ctx, n),
+        Op::ListDeletedCertificates => objects_api::list_deleted::<CertVersion>(ctx),
+        Op::GetDeletedCertificate => objects_api::get_deleted::<CertVersion>(ctx, n),
+        Op::RecoverDeletedCertificate => objects_api::recover::<CertVersion>(ctx, n),
+        Op::PurgeDeletedCertificate => objects_api::purge::<CertVersion>(ctx, n),
         Op::CreateKey => keys_api::create(ctx, n),
         Op::ImportKey => keys_api::import(ctx, n),
         Op::GetKey => keys_api::get(ctx, n, v),
-        Op::DeleteKey => keys_api::delete(ctx, n),
-        Op::ListKeys => keys_api::list(ctx),
-        Op::ListKeyVersions => keys_api::list_versions(ctx, n),
+        Op::DeleteKey => objects_api::delete::<KeyVersion>(ctx, n),
+        Op::ListKeys => objects_api::list::<KeyVersion>(ctx),
+        Op::ListKeyVersions => objects_api::list_versions::<KeyVersion>(ctx, n),
         Op::Sign => keys_api::sign(ctx, n, v),
         Op::Verify => keys_api::verify(ctx, n, v),
-        Op::ListDeletedKeys => keys_api::list_deleted(ctx),
-        Op::GetDeletedKey => keys_api::get_deleted(ctx, n),
-        Op::RecoverDeletedKey => keys_api::recover(ctx, n),
-        Op::PurgeDeletedKey => keys_api::purge(ctx, n),
+        Op::ListDeletedKeys => objects_api::list_deleted::<KeyVersion>(ctx),
+        Op::GetDeletedKey => objects_api::get_deleted::<KeyVersion>(ctx, n),
+        Op::RecoverDeletedKey => objects_api::recover::<KeyVersion>(ctx, n),
+        Op::PurgeDeletedKey => objects_api::purge::<KeyVersion>(ctx, n),
     };
     res.unwrap_or_else(store_error)
 }

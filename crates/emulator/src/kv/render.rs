@@ -1,7 +1,7 @@
 //! JSON shapes of Key Vault responses (SecretBundle, SecretItem, CertificateBundle, ...).
 
 use super::keys::{KeyVersion, public_jwk};
-use super::store::{CertEntry, CertVersion, SecretVersion};
+use super::store::{CertVersion, SecretVersion};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
@@ -117,11 +117,11 @@ pub(crate) fn cert_bundle(base: &str, name: &str, c: &CertVersion) -> Value {
 }
 
 /// CertificateItem of a list.
-pub(crate) fn cert_item(base: &str, e: &CertEntry, c: &CertVersion, with_version: bool) -> Value {
+pub(crate) fn cert_item(base: &str, name: &str, c: &CertVersion, with_version: bool) -> Value {
     let id = if with_version {
-        format!("{base}/certificates/{}/{}", e.name, c.version)
+        format!("{base}/certificates/{name}/{}", c.version)
     } else {
-        format!("{base}/certificates/{}", e.name)
+        format!("{base}/certificates/{name}")
     };
     json!({"id": id, "x5t": c.x5t, "attributes": cert_attributes(c), "tags": c.tags})
 }

@@ -1,13 +1,11 @@
-//! Secret operations of the REST API: set, get, update attributes, delete, list, list versions,
-//! and the deleted state: get, list, recover, purge.
+//! Secret operations of the REST API: set, get, update attributes (lists, delete and the deleted
+//! state are in `objects_api`).
 
-use super::objects::Deleted;
-use super::store::{Kind, SecretMeta, SecretVersion, StoreError};
-use super::{Ctx, list_page, no_content, render, validate};
+use super::store::{Kind, SecretMeta, StoreError};
+use super::{Ctx, render, validate};
 use crate::errors::json;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// `attributes` in request bodies.
@@ -120,103 +118,4 @@ pub(crate) fn update(
     let mut out = render::secret_item(&ctx.base, &ename, &v, true);
     out.as_object_mut().map(|o| o.remove("value"));
     Ok(json(200, &out))
-}
-
-/// DeletedSecretBundle of a deleted secret's latest version (no value).
-fn deleted_bundle(ctx: &Ctx<'_>, d: &Deleted<SecretVersion>) -> Result<Value, StoreError> {
-    let e = &d.entry;
-    let latest = e
-        .versions
-        .last()
-        .ok_or_else(|| StoreError::NotFound(Kind::Secret, e.name.clone()))?;
-    let bundle = render::secret_bundle(&ctx.base, &e.name, latest);
-    Ok(render::deleted(
-        bundle,
-        &ctx.base,
-        "deletedsecrets",
-        &e.name,
-        d.deleted_date,
-    ))
-}
-
-/// DELETE /secrets/{name}: moves the secret to the deleted state; returns a DeletedSecretBundle.
-pub(crate) fn delete(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    validate::name(name)?;
-    let mut data = ctx.vault.write();
-    let d = data.delete_secret(name, ctx.now)?;
-    Ok(json(200, &deleted_bundle(ctx, d)?))
-}
-
-/// GET /deletedsecrets/{name}
-pub(crate) fn get_deleted(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    let data = ctx.vault.read();
-    Ok(json(
-        200,
-        &deleted_bundle(ctx, data.secrets.get_deleted(name)?)?,
-    ))
-}
-
-/// GET /deletedsecrets: DeletedSecretItems (no values).
-pub(crate) fn list_deleted(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
-    let items = {
-        let data = ctx.vault.read();
-        let mut items = Vec::new();
-        for d in data.secrets.deleted.values() {
-            let mut item = deleted_bundle(ctx, d)?;
-            item["id"] = json!(format!("{}/secrets/{}", ctx.base, d.entry.name));
-            items.push(item);
-        }
-        items
-    };
-    list_page(ctx, "/deletedsecrets", items)
-}
-
-/// POST /deletedsecrets/{name}/recover: the recovered secret's bundle (no value).
-pub(crate) fn recover(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    let mut data = ctx.vault.write();
-    let e = data.secrets.recover(name)?;
-    let latest = e
-        .versions
-        .last()
-        .ok_or_else(|| StoreError::NotFound(Kind::Secret, name.to_owned()))?;
-    let mut out = render::secret_bundle(&ctx.base, &e.name, latest);
-    out.as_object_mut().map(|o| o.remove("value"));
-    Ok(json(200, &out))
-}
-
-/// DELETE /deletedsecrets/{name}: 204, the name is free again.
-pub(crate) fn purge(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    ctx.vault.write().secrets.purge(name)?;
-    Ok(no_content())
-}
-
-/// GET /secrets: latest version of each secret, no values.
-pub(crate) fn list(ctx: &Ctx<'_>) -> Result<Response, StoreError> {
-    let items = {
-        let data = ctx.vault.read();
-        data.secrets
-            .live
-            .values()
-            .filter_map(|e| {
-                e.versions
-                    .last()
-                    .map(|v| render::secret_item(&ctx.base, &e.name, v, false))
-            })
-            .collect()
-    };
-    list_page(ctx, "/secrets", items)
-}
-
-/// GET /secrets/{name}/versions
-pub(crate) fn list_versions(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
-    validate::name(name)?;
-    let items = {
-        let data = ctx.vault.read();
-        let e = data.secrets.entry(name)?;
-        e.versions
-            .iter()
-            .map(|v| render::secret_item(&ctx.base, &e.name, v, true))
-            .collect()
-    };
-    list_page(ctx, &format!("/secrets/{name}/versions"), items)
 }
