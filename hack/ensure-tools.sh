@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ensures the pinned control-plane binaries (etcd, kube-apiserver, kube-controller-manager,
-# kubectl, helm) exist in the user's cache, building each from its Go module only when missing.
+# kubectl, helm, and for the node mode kube-scheduler and kubelet) exist in the user's cache,
+# building each from its Go module only when missing.
 # Idempotent: a second run with everything present does nothing and prints the directory.
 #
 # Output: the last line on stdout is the directory holding the binaries.
@@ -55,6 +56,9 @@ build etcd etcd go.etcd.io/etcd/server/v3
 build kube-apiserver k8s k8s.io/kubernetes/cmd/kube-apiserver "$(k8s_ldflags)" selinux,notest
 build kube-controller-manager k8s k8s.io/kubernetes/cmd/kube-controller-manager "$(k8s_ldflags)" selinux,notest
 build kubectl k8s k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags)" selinux,notest
+# The node mode (crates/testenv's Node): same module, same flags as upstream's release builds.
+build kube-scheduler k8s k8s.io/kubernetes/cmd/kube-scheduler "$(k8s_ldflags)" selinux,notest
+build kubelet k8s k8s.io/kubernetes/cmd/kubelet "$(k8s_ldflags)" selinux,notest
 build helm helm helm.sh/helm/v3/cmd/helm \
   "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34"
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The test command: builds the pinned control-plane binaries if missing (cached under
-# ~/.cache/vaultsync/tools), installs the Python SDKs used for emulator conformance, then runs every
-# Rust test in the workspace, integration tests against the real control plane included.
+# ~/.cache/vaultsync/tools), installs containerd and runc for the node tests if missing, installs
+# the Python SDKs used for emulator conformance, then runs every Rust test in the workspace,
+# integration tests against the real control plane (and real pods on a local node) included.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
 "$repo_root/hack/ensure-tools.sh" >/dev/null
+# The node mode's runtime (containerd, runc, busybox-static from Debian; installed when missing)
+# and the pause image: tests that run real pods need them.
+"$repo_root/hack/ensure-node.sh" >/dev/null
 if [[ -f crates/emulator/tests/python/requirements.txt ]]; then
   python3 -m pip install --quiet --disable-pip-version-check -r crates/emulator/tests/python/requirements.txt
 fi

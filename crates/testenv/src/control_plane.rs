@@ -22,6 +22,11 @@ pub struct ControlPlaneOptions {
     pub apiserver_port: Option<u16>,
     /// Bound on each readiness wait.
     pub ready_timeout: Duration,
+    /// Prepare for kubelets ([`crate::Node`]): the Node authorizer and NodeRestriction admission,
+    /// a client certificate for kube-apiserver → kubelet calls (logs, exec), kube-scheduler, and
+    /// the controllers pods need (PodDisruptionBudget status, the `kube-root-ca.crt` ConfigMap of
+    /// projected ServiceAccount volumes). Off by default: no test without pods pays for it.
+    pub nodes: bool,
 }
 
 impl Default for ControlPlaneOptions {
@@ -30,6 +35,7 @@ impl Default for ControlPlaneOptions {
             tools: None,
             apiserver_port: None,
             ready_timeout: Duration::from_secs(90),
+            nodes: false,
         }
     }
 }
@@ -48,6 +54,7 @@ pub struct ControlPlane {
     sa_public_key_pem: String,
     processes: Vec<ManagedProcess>,
     watchdog: Option<Watchdog>,
+    nodes: bool,
 }
 
 /// Directory names shared with the watchdog so a crashed run leaves nothing behind.
@@ -82,7 +89,7 @@ impl Dirs {
     }
 }
 
-fn free_port() -> Result<u16, StartError> {
+pub(crate) fn free_port() -> Result<u16, StartError> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| StartError::prepare("find free port", e))?;
     listener
@@ -117,6 +124,7 @@ impl ControlPlane {
             sa_public_key_pem: String::new(),
             processes: Vec::new(),
             watchdog: Some(watchdog),
+            nodes: options.nodes,
         };
         match plane.boot(&options, &dirs).await {
             Ok(()) => Ok(plane),
@@ -138,6 +146,8 @@ impl ControlPlane {
         write(&file("apiserver.key"), &pki.serving_key)?;
         write(&file("sa.key"), &pki.sa_private_key)?;
         write(&file("sa.pub"), &pki.sa_public_key)?;
+        write(&file("admin.crt"), &pki.admin_cert)?;
+        write(&file("admin.key"), &pki.admin_key)?;
         self.ca_pem = pki.ca_cert.clone();
         self.sa_public_key_pem = pki.sa_public_key.clone();
 
@@ -174,32 +184,45 @@ impl ControlPlane {
 
         self.server_url = format!("https://127.0.0.1:{api_port}");
         let server = &self.server_url;
+        let mut apiserver_args = vec![
+            format!("--etcd-servers={etcd_url}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={api_port}"),
+            format!("--cert-dir={}", file("apiserver-certs").display()),
+            format!("--tls-cert-file={}", file("apiserver.crt").display()),
+            format!("--tls-private-key-file={}", file("apiserver.key").display()),
+            format!("--client-ca-file={}", file("ca.crt").display()),
+            "--authorization-mode=RBAC".into(),
+            format!("--service-account-issuer={server}"),
+            format!("--service-account-jwks-uri={server}/openid/v1/jwks"),
+            format!("--service-account-key-file={}", file("sa.pub").display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                file("sa.key").display()
+            ),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            "--allow-privileged=true".into(),
+            "--endpoint-reconciler-type=none".into(),
+            "--enable-priority-and-fairness=false".into(),
+        ];
+        if options.nodes {
+            apiserver_args.extend([
+                "--authorization-mode=Node,RBAC".into(),
+                "--enable-admission-plugins=NodeRestriction".into(),
+                format!(
+                    "--kubelet-client-certificate={}",
+                    file("admin.crt").display()
+                ),
+                format!("--kubelet-client-key={}", file("admin.key").display()),
+            ]);
+            apiserver_args.retain(|a| a != "--authorization-mode=RBAC");
+        }
         let apiserver = ManagedProcess::spawn(
             "kube-apiserver",
             "start kube-apiserver",
             &self.tools.binary("kube-apiserver"),
-            &[
-                format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={api_port}"),
-                format!("--cert-dir={}", file("apiserver-certs").display()),
-                format!("--tls-cert-file={}", file("apiserver.crt").display()),
-                format!("--tls-private-key-file={}", file("apiserver.key").display()),
-                format!("--client-ca-file={}", file("ca.crt").display()),
-                "--authorization-mode=RBAC".into(),
-                format!("--service-account-issuer={server}"),
-                format!("--service-account-jwks-uri={server}/openid/v1/jwks"),
-                format!("--service-account-key-file={}", file("sa.pub").display()),
-                format!(
-                    "--service-account-signing-key-file={}",
-                    file("sa.key").display()
-                ),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--allow-privileged=true".into(),
-                "--endpoint-reconciler-type=none".into(),
-                "--enable-priority-and-fairness=false".into(),
-            ],
+            &apiserver_args,
             &dirs.logs,
             &dirs.pids,
         )?;
@@ -213,6 +236,16 @@ impl ControlPlane {
             .map_err(|e| StartError::prepare("build client", e))?;
         wait_for_apiserver(&mut self.processes[1], &client, timeout).await?;
 
+        let mut controllers = String::from(
+            "garbage-collector-controller,namespace-controller,serviceaccount-controller,deployment-controller,replicaset-controller",
+        );
+        if options.nodes {
+            // The kubelet registers its node with the not-ready taint; the node lifecycle
+            // controller lifts it once the node reports Ready (checked every second here).
+            controllers.push_str(
+                ",disruption-controller,root-ca-certificate-publisher-controller,node-lifecycle-controller",
+            );
+        }
         let kcm = ManagedProcess::spawn(
             "kube-controller-manager",
             "start kube-controller-manager",
@@ -221,17 +254,41 @@ impl ControlPlane {
                 format!("--kubeconfig={}", self.kubeconfig_path.display()),
                 "--secure-port=0".into(),
                 "--leader-elect=false".into(),
-                "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,deployment-controller,replicaset-controller".into(),
-                format!("--service-account-private-key-file={}", file("sa.key").display()),
+                format!("--controllers={controllers}"),
+                format!(
+                    "--service-account-private-key-file={}",
+                    file("sa.key").display()
+                ),
                 format!("--root-ca-file={}", file("ca.crt").display()),
                 "--use-service-account-credentials=false".into(),
                 "--concurrent-gc-syncs=5".into(),
+                "--node-monitor-period=1s".into(),
             ],
             &dirs.logs,
             &dirs.pids,
         )?;
         self.processes.push(kcm);
-        wait_for_controller_manager(&mut self.processes[2], &client, timeout).await
+        wait_for_controller_manager(&mut self.processes[2], &client, timeout).await?;
+        if options.nodes {
+            let scheduler = ManagedProcess::spawn(
+                "kube-scheduler",
+                "start kube-scheduler",
+                &self.tools.binary("kube-scheduler"),
+                &[
+                    format!("--kubeconfig={}", self.kubeconfig_path.display()),
+                    "--secure-port=0".into(),
+                    "--leader-elect=false".into(),
+                ],
+                &dirs.logs,
+                &dirs.pids,
+            )?;
+            self.processes.push(scheduler);
+            // No health endpoint without a serving port: a scheduler that cannot start exits at
+            // once (bad kubeconfig, flags), and that is what this catches.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.processes[3].check_running("start kube-scheduler")?;
+        }
+        Ok(())
     }
 
     /// A new admin client (`system:masters`) for the current tokio runtime.
@@ -312,7 +369,8 @@ impl ControlPlane {
         cmd
     }
 
-    /// Process ids of etcd, kube-apiserver, kube-controller-manager and the watchdog.
+    /// Process ids of etcd, kube-apiserver, kube-controller-manager, kube-scheduler (with
+    /// [`ControlPlaneOptions::nodes`]) and the watchdog.
     pub fn pids(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self.processes.iter().map(|p| p.pid()).collect();
         pids.extend(self.watchdog.as_ref().map(|w| w.pid()));
@@ -332,6 +390,16 @@ impl ControlPlane {
             .body(Vec::new())
             .map_err(kube::Error::HttpError)?;
         client.request_text(request).await
+    }
+
+    /// Whether this control plane was started with [`ControlPlaneOptions::nodes`].
+    pub fn accepts_nodes(&self) -> bool {
+        self.nodes
+    }
+
+    /// The directory holding the certificates, keys and kubeconfigs (removed at teardown).
+    pub(crate) fn run_dir(&self) -> &Path {
+        &self.run_dir
     }
 
     /// Stops everything now (the same as dropping it).
@@ -369,7 +437,7 @@ fn admin_kubeconfig(server: &str, pki: &pki::Pki) -> String {
     )
 }
 
-fn kubeconfig_json(server: &str, ca_pem: &str, user: serde_json::Value) -> String {
+pub(crate) fn kubeconfig_json(server: &str, ca_pem: &str, user: serde_json::Value) -> String {
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",

@@ -31,12 +31,29 @@ pub enum StartError {
         last_problem: String,
         log: PathBuf,
     },
+    /// A command of a step failed (an image import, say); its output is in `log`.
+    #[error("step '{step}' failed: {message}; read {log}")]
+    Failed {
+        step: &'static str,
+        message: String,
+        log: PathBuf,
+    },
     /// Preparing files (certificates, kubeconfig, directories) failed.
     #[error("step '{step}' failed: {message}")]
     Prepare { step: &'static str, message: String },
 }
 
 impl StartError {
+    /// The log file the error names, if any.
+    pub fn log(&self) -> Option<&std::path::Path> {
+        match self {
+            StartError::Exited { log, .. }
+            | StartError::NotReady { log, .. }
+            | StartError::Failed { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
     pub(crate) fn prepare(step: &'static str, err: impl std::fmt::Display) -> Self {
         StartError::Prepare {
             step,

@@ -1,6 +1,8 @@
 //! A real Kubernetes control plane on loopback for vaultsync's integration tests, benchmarks and
 //! demo: etcd + kube-apiserver + kube-controller-manager, built from the Kubernetes Go modules by
-//! `hack/ensure-tools.sh` and started on free 127.0.0.1 ports.
+//! `hack/ensure-tools.sh` and started on free 127.0.0.1 ports. Opt-in node mode
+//! ([`ControlPlaneOptions::nodes`] and [`Node`]): kube-scheduler, and kubelets with a private
+//! containerd each, on loopback addresses, for tests that run real pods.
 //!
 //! # Guarantees
 //! - Every start either returns a ready control plane (readyz green, namespace `default` present,
@@ -12,6 +14,7 @@
 
 mod control_plane;
 mod error;
+mod node;
 mod pki;
 mod process;
 mod shared;
@@ -19,6 +22,7 @@ mod tools;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::StartError;
+pub use node::{Footprint, Node, NodeHost, NodeOptions, ensure_node_script};
 pub use process::{Watchdog, guard_pid, is_alive};
 pub use shared::{shared, unique_namespace};
 pub use tools::{ToolPaths, ensure_tools, ensure_tools_script};

@@ -4,7 +4,7 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 
 /// PEM material written into the control plane's directory.
@@ -19,9 +19,8 @@ pub(crate) struct Pki {
     pub sa_public_key: String,
 }
 
-pub(crate) fn generate() -> Result<Pki, rcgen::Error> {
-    let ca_key = KeyPair::generate()?;
-    let ca_key_pem = ca_key.serialize_pem();
+/// The CA's parameters; [`client_certificate`] rebuilds the issuer from them and the CA key.
+fn ca_params() -> Result<CertificateParams, rcgen::Error> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -32,7 +31,34 @@ pub(crate) fn generate() -> Result<Pki, rcgen::Error> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key)?;
+    Ok(ca_params)
+}
+
+/// A client certificate and its key (PEM) for `common_name` in group `organization`, signed by
+/// the CA whose key is `ca_key_pem` (a kubelet's `system:node:NAME` in `system:nodes`, say).
+pub(crate) fn client_certificate(
+    ca_key_pem: &str,
+    common_name: &str,
+    organization: &str,
+) -> Result<(String, String), rcgen::Error> {
+    let issuer = Issuer::new(ca_params()?, KeyPair::from_pem(ca_key_pem)?);
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, organization);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+pub(crate) fn generate() -> Result<Pki, rcgen::Error> {
+    let ca_key = KeyPair::generate()?;
+    let ca_key_pem = ca_key.serialize_pem();
+    let ca = CertifiedIssuer::self_signed(ca_params()?, ca_key)?;
 
     let serving_key = KeyPair::generate()?;
     let mut serving = CertificateParams::new(vec![

@@ -21,7 +21,7 @@ impl ManagedProcess {
     /// test runner, whose watchdog then tears everything down in order), appending its pid to
     /// `pid_file` for the watchdog.
     pub fn spawn(
-        name: &'static str,
+        name: &str,
         step: &'static str,
         binary: &Path,
         args: &[String],
@@ -103,7 +103,9 @@ pub struct Watchdog {
     child: Child,
 }
 
-const WATCHDOG_SCRIPT: &str = r#"
+/// Waits for the owner to die, then stops every pid in the pid file; the caller's script follows
+/// with its own positional arguments in `"$@"`.
+const WAIT_AND_KILL: &str = r#"
 owner="$1"; pids="$2"; shift 2
 while kill -0 "$owner" 2>/dev/null; do sleep 0.5; done
 if [ -f "$pids" ]; then
@@ -116,19 +118,28 @@ if [ -f "$pids" ]; then
   done
   for p in $(cat "$pids"); do kill -KILL "$p" 2>/dev/null; done
 fi
-rm -rf "$@"
 "#;
 
 impl Watchdog {
     /// Starts watching this process; on its death, stops the pids in `pid_file` and removes `dirs`.
     pub fn start(pid_file: &Path, dirs: &[&Path]) -> Result<Self, StartError> {
+        Self::start_script(pid_file, "rm -rf \"$@\"\n", dirs)
+    }
+
+    /// Like [`Watchdog::start`], but after stopping the pids it runs the bash `script` with `args`
+    /// as its positional parameters (a node's sweep of containers, mounts and cgroups).
+    pub(crate) fn start_script(
+        pid_file: &Path,
+        script: &str,
+        args: &[&Path],
+    ) -> Result<Self, StartError> {
         let child = Command::new("bash")
             .arg("-c")
-            .arg(WATCHDOG_SCRIPT)
+            .arg(format!("{WAIT_AND_KILL}{script}"))
             .arg("vaultsync-testenv-watchdog")
             .arg(std::process::id().to_string())
             .arg(pid_file)
-            .args(dirs)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
