@@ -82,7 +82,13 @@ def emulator():
         {
             "client_id": CLIENT,
             "vault": VAULT,
-            "permissions": ["SecretsRead", "CertificatesRead", "List", "CertificatesWrite"],
+            "permissions": [
+                "SecretsRead",
+                "SecretsWrite",
+                "CertificatesRead",
+                "List",
+                "CertificatesWrite",
+            ],
         },
     )
     yield emu

@@ -48,3 +48,25 @@ def test_missing_is_not_found(secrets):
         secrets.get_secret("py-missing")
     assert e.value.status_code == 404
     assert e.value.error.code == "SecretNotFound"
+
+
+def test_soft_delete_recover_purge(emulator, secrets):
+    seed(emulator, "py-soft", "soft-value")
+    deleted = secrets.begin_delete_secret("py-soft").result()
+    assert deleted.recovery_id.endswith("/deletedsecrets/py-soft")
+    assert deleted.deleted_date is not None and deleted.scheduled_purge_date is not None
+    assert secrets.get_deleted_secret("py-soft").name == "py-soft"
+    assert "py-soft" in {d.name for d in secrets.list_deleted_secrets()}
+    with pytest.raises(ResourceNotFoundError):
+        secrets.get_secret("py-soft")
+    with pytest.raises(HttpResponseError) as e:
+        secrets.set_secret("py-soft", "new")
+    assert e.value.status_code == 409
+    assert e.value.error.code == "Conflict"
+    secrets.begin_recover_deleted_secret("py-soft").result()
+    assert secrets.get_secret("py-soft").value == "soft-value"
+    secrets.begin_delete_secret("py-soft").result()
+    secrets.purge_deleted_secret("py-soft")
+    with pytest.raises(ResourceNotFoundError):
+        secrets.get_deleted_secret("py-soft")
+    assert secrets.set_secret("py-soft", "again").value == "again"
