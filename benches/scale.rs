@@ -187,6 +187,9 @@ async fn main() {
             &emulator.authority_host(),
             "--extra-ca-file",
             ca.to_str().unwrap(),
+            "--allowed-vault-hosts",
+            ".vault.localhost",
+            "--allow-loopback-hosts",
         ])
         .args(["--vault-requests-per-second", "400"])
         .env("RUST_LOG", "warn")

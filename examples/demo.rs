@@ -121,6 +121,10 @@ async fn main() {
         &authority,
         "--extra-ca-file",
         &ca,
+        // The emulator's vaults live under *.vault.localhost on loopback.
+        "--allowed-vault-hosts",
+        ".vault.localhost",
+        "--allow-loopback-hosts",
         "--log-format",
         "text",
     ])

@@ -53,6 +53,27 @@ pub struct RunConfig {
     /// PEM file of extra CAs trusted for the vault and the authority (added to the system's).
     #[arg(long, env = "VAULTSYNC_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
+    /// Vault host suffixes the operator may connect to, comma-separated (default: Azure's public
+    /// and sovereign Key Vault and Managed HSM domains). A resource naming any other host is
+    /// refused with the reason VaultHostNotAllowed, before any connection.
+    #[arg(
+        long,
+        env = "VAULTSYNC_ALLOWED_VAULT_HOSTS",
+        value_delimiter = ',',
+        default_values_t = crate::vault::host::AZURE_VAULT_SUFFIXES.map(String::from)
+    )]
+    pub allowed_vault_hosts: Vec<String>,
+    /// Resolve `localhost` and `*.localhost` to 127.0.0.1 (RFC 6761) for the vault and the
+    /// authority. Only for emulators on loopback; off by default.
+    #[arg(
+        long,
+        env = "VAULTSYNC_ALLOW_LOOPBACK_HOSTS",
+        num_args = 0..=1,
+        default_value_t = false,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub allow_loopback_hosts: bool,
     /// Turn off Key Vault challenge-resource verification. Only for emulators.
     #[arg(
         long,

@@ -22,6 +22,7 @@ use crate::leader::{ElectionConfig, Elector, Leader};
 use crate::reconcile::{self, Context, Kind, SecretCache, Settings, SyncError};
 use crate::telemetry::Metrics;
 use crate::vault::azure::{AzureOptions, AzureVault};
+use crate::vault::host::HostPolicy;
 use crate::vault::shared::{SharedVault, SharingOptions};
 use watches::{Routes, Scope};
 
@@ -95,6 +96,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         metrics.clone(),
         Settings {
             default_tenant: config.tenant_id.clone(),
+            vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
         },
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -144,6 +146,7 @@ fn shared_vault(
             disable_challenge_resource_verification: config
                 .insecure_disable_challenge_resource_verification,
             api_version: None,
+            loopback_hosts: config.allow_loopback_hosts,
         },
     )
     .map_err(|e| StartError::Vault(e.to_string()))?;

@@ -194,3 +194,30 @@ async fn invalid_vault_certificate_specs_are_rejected_with_actionable_messages()
         "passwordSecretRef: Required value",
     );
 }
+
+#[tokio::test]
+async fn target_types_that_grant_access_or_belong_to_other_tools_are_refused() {
+    let ns = namespace().await;
+    for type_ in [
+        "kubernetes.io/service-account-token",
+        "bootstrap.kubernetes.io/token",
+        "helm.sh/release.v1",
+    ] {
+        let spec =
+            format!("{GOOD_VAULT}  data:\n  - key: k\n    name: s\n  target:\n    type: {type_}\n");
+        assert_rejected(
+            &ns,
+            &spec,
+            "target.type must not be a type that grants API access",
+        );
+    }
+    let spec = format!(
+        "{GOOD_VAULT}  data:\n  - key: k\n    name: s\n  target:\n    type: kubernetes.io/basic-auth\n"
+    );
+    let out = kubectl_apply(&vault_secret(&ns, "basic", &spec));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -320,6 +320,18 @@ async fn foreign_secret_is_not_overwritten_unless_adoption_is_requested() {
     t.apply("theirs", &items(&[("v", "v")]));
     t.wait_reason("theirs", "OwnershipConflict", SYNC).await;
     assert_eq!(t.secret_data("theirs").await.unwrap()["mine"], "keep-me");
+    // Consent on the Secret's side: its owner hands it over to exactly this resource.
+    let consent = serde_json::json!({
+        "metadata": {"annotations": {"vaultsync.dev/adopt": "VaultSecret/theirs"}}
+    });
+    secrets
+        .patch(
+            "theirs",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&consent),
+        )
+        .await
+        .unwrap();
     t.apply(
         "theirs",
         &format!(

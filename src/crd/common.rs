@@ -62,7 +62,11 @@ pub struct TargetSecret {
     )]
     pub name: Option<String>,
     /// Secret type, for example `Opaque` (the default for VaultSecret) or `kubernetes.io/tls`.
+    /// Types that grant API access or belong to other tools
+    /// (`kubernetes.io/service-account-token`, `bootstrap.kubernetes.io/token`,
+    /// `helm.sh/release.v1`) are refused.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!(self in ['kubernetes.io/service-account-token', 'bootstrap.kubernetes.io/token', 'helm.sh/release.v1'])").message("target.type must not be a type that grants API access or belongs to another tool (kubernetes.io/service-account-token, bootstrap.kubernetes.io/token, helm.sh/release.v1)"))]
     #[schemars(length(min = 1, max = 253))]
     pub type_: Option<String>,
     /// Extra labels on the Secret. Keys under `vaultsync.dev/` are reserved.

@@ -12,6 +12,15 @@ pub const MANAGED_BY_VALUE: &str = "vaultsync";
 pub const OWNER_UID_LABEL: &str = "vaultsync.dev/owner-uid";
 /// Annotation naming the managing resource as `Kind/name`.
 pub const OWNER_ANNOTATION: &str = "vaultsync.dev/owner";
+/// Annotation an owner of an existing Secret sets to consent to its adoption, naming the
+/// adopting resource as `Kind/name`.
+pub const ADOPT_ANNOTATION: &str = "vaultsync.dev/adopt";
+/// Secret types vaultsync never writes or adopts: they grant API access or belong to other tools.
+pub const PROTECTED_SECRET_TYPES: [&str; 3] = [
+    "kubernetes.io/service-account-token",
+    "bootstrap.kubernetes.io/token",
+    "helm.sh/release.v1",
+];
 /// Annotation with the SHA-256 of the Secret's type and data: equal hash, nothing to write.
 pub const CONTENT_HASH_ANNOTATION: &str = "vaultsync.dev/content-hash";
 

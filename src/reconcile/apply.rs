@@ -50,6 +50,9 @@ pub async fn apply(
             })?;
         return Ok(Applied::Updated);
     }
+    if existing.is_none() {
+        return create(&secrets, namespace, desired).await;
+    }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     secrets
         .patch(
@@ -63,11 +66,35 @@ pub async fn apply(
             action: "apply Secret",
             source,
         })?;
-    Ok(if existing.is_some() {
-        Applied::Updated
-    } else {
-        Applied::Created
-    })
+    Ok(Applied::Updated)
+}
+
+/// Creates the Secret: a create call, unlike an apply, fails when a Secret of that name appeared
+/// since the guard looked, so one created concurrently is never taken over.
+async fn create(
+    secrets: &Api<Secret>,
+    namespace: &str,
+    desired: &DesiredSecret,
+) -> Result<Applied, SyncError> {
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..Default::default()
+    };
+    match secrets.create(&params, &desired.to_secret(namespace)).await {
+        Ok(_) => Ok(Applied::Created),
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            Err(SyncError::OwnershipConflict(format!(
+                "Secret {} appeared while vaultsync was creating it; it is left as it is and \
+                 checked again at the next reconcile",
+                desired.name
+            )))
+        }
+        Err(source) => Err(SyncError::ApplySecret {
+            name: desired.name.clone(),
+            action: "create Secret",
+            source,
+        }),
+    }
 }
 
 /// The whole Secret to write (with the existing `resourceVersion`) when server-side apply cannot

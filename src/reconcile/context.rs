@@ -9,6 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use super::Schedule;
 use super::clock::{Clock, SystemClock};
 use crate::telemetry::Metrics;
+use crate::vault::host::HostPolicy;
 use crate::vault::shared::SharedVault;
 
 /// Operator-wide settings the reconcilers need.
@@ -16,6 +17,8 @@ use crate::vault::shared::SharedVault;
 pub struct Settings {
     /// Tenant used when a ServiceAccount has no `azure.workload.identity/tenant-id`.
     pub default_tenant: Option<String>,
+    /// The vault hosts resources may name.
+    pub vault_hosts: HostPolicy,
 }
 
 /// Everything a reconcile needs, shared by all of them.

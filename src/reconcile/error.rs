@@ -42,6 +42,9 @@ pub enum SyncError {
         /// What is missing.
         problem: String,
     },
+    /// The vault's host is not under an allowed suffix; nothing was contacted.
+    #[error("{0}")]
+    VaultHostNotAllowed(String),
     /// Reading the target Secret (to check who owns it) failed.
     #[error("failed to read Secret {name}: {source}")]
     ReadTargetSecret {
@@ -136,6 +139,7 @@ impl SyncError {
     pub fn reason(&self) -> &'static str {
         match self {
             SyncError::InvalidSpec(_) => reason::INVALID_SPEC,
+            SyncError::VaultHostNotAllowed(_) => reason::VAULT_HOST_NOT_ALLOWED,
             SyncError::ServiceAccountNotFound { .. } => reason::SERVICE_ACCOUNT_NOT_FOUND,
             SyncError::IdentityAnnotationMissing { .. } => reason::IDENTITY_ANNOTATION_MISSING,
             SyncError::ReadServiceAccount { .. }
@@ -162,7 +166,7 @@ impl SyncError {
     /// How to retry.
     pub fn retry(&self) -> Retry {
         match self {
-            SyncError::InvalidSpec(_) => Retry::WaitForChange,
+            SyncError::InvalidSpec(_) | SyncError::VaultHostNotAllowed(_) => Retry::WaitForChange,
             _ => match self.vault_error() {
                 Some(VaultError::Throttled {
                     retry_after: Some(after),

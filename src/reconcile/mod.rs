@@ -44,6 +44,14 @@ pub use error::{Retry, SyncError};
 pub use kind::{Extension, Kind, Refresh, Written};
 pub use schedule::{ObjectKey, Schedule};
 
+/// A target type admission refuses, on an object stored before that rule existed.
+fn protected_target<K: Kind>(resource: &K) -> Option<SyncError> {
+    let type_ = resource.target().type_.as_deref()?;
+    crate::desired::PROTECTED_SECRET_TYPES
+        .contains(&type_)
+        .then(|| SyncError::InvalidSpec(format!("target.type {type_} is never written")))
+}
+
 /// Reconciles one resource of kind `K`. Failures are reported through status and Events; the
 /// returned error only covers failing to write that status.
 pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Action, SyncError> {
@@ -52,7 +60,8 @@ pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<A
     let plan = plan::plan(resource, entry, ctx.clock.now());
     let spec_error = plan
         .spec_error()
-        .or_else(|| resource.spec_problem().map(SyncError::InvalidSpec));
+        .or_else(|| resource.spec_problem().map(SyncError::InvalidSpec))
+        .or_else(|| protected_target(resource));
     let result = match (spec_error, plan.last_if_not_due()) {
         (Some(err), _) => Err(err),
         (None, Some(last)) => steps::recheck(resource, &ctx, &plan.key, last).await,

@@ -5,6 +5,8 @@
 pub const SYNCED: &str = "Synced";
 /// The spec cannot be satisfied as written (for example two sources produce the same key).
 pub const INVALID_SPEC: &str = "InvalidSpec";
+/// The vault URL's host is not under a suffix the operator allows; no connection was made.
+pub const VAULT_HOST_NOT_ALLOWED: &str = "VaultHostNotAllowed";
 /// The named ServiceAccount does not exist in the resource's namespace.
 pub const SERVICE_ACCOUNT_NOT_FOUND: &str = "ServiceAccountNotFound";
 /// The ServiceAccount lacks the `azure.workload.identity/client-id` annotation.

@@ -13,6 +13,7 @@ use super::plan::Plan;
 use super::{Context, ObjectKey, SyncError};
 use crate::crd::Synced;
 use crate::desired::secret::{DesiredSecret, Owner};
+use crate::vault::host::VaultUrl;
 use crate::vault::{VaultAccess, VaultError};
 
 /// The owner recorded on the Secret.
@@ -89,6 +90,12 @@ pub async fn start<K: Synced>(
     key: &ObjectKey,
 ) -> Result<Start, SyncError> {
     let vault = resource.vault();
+    // Before any token is minted or connection made: a refused host costs nothing.
+    let vault_url = VaultUrl::parse(&vault.url).map_err(SyncError::InvalidSpec)?;
+    ctx.settings
+        .vault_hosts
+        .check(&vault_url)
+        .map_err(SyncError::VaultHostNotAllowed)?;
     let identity = resolve_identity(
         &ctx.client,
         &key.namespace,
@@ -100,7 +107,7 @@ pub async fn start<K: Synced>(
     let adopt = may_write(resource, existing.as_ref())?;
     Ok(Start {
         access: VaultAccess {
-            vault_url: normalise_url(&vault.url),
+            vault_url: vault_url.as_str().to_string(),
             identity,
         },
         existing,
@@ -161,31 +168,4 @@ pub async fn find_secret(
             name: name.to_string(),
             source,
         })
-}
-
-/// `https://Host/path` → `https://host/` (vault clients address the vault root).
-pub fn normalise_url(url: &str) -> String {
-    let trimmed = url.trim();
-    let (scheme, rest) = trimmed.split_once("://").unwrap_or(("https", trimmed));
-    let host = rest
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    format!("{scheme}://{host}/")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn vault_urls_are_normalised_to_the_root() {
-        assert_eq!(
-            super::normalise_url("https://My.Vault.Azure.net"),
-            "https://my.vault.azure.net/"
-        );
-        assert_eq!(
-            super::normalise_url("https://v.vault.azure.net/x/"),
-            "https://v.vault.azure.net/"
-        );
-    }
 }

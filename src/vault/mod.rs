@@ -5,6 +5,7 @@ pub mod azure;
 mod error;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod host;
 mod secret_value;
 pub mod shared;
 

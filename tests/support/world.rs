@@ -102,6 +102,9 @@ pub fn operator_args_as(kubeconfig: &Path, metrics_addr: &str) -> Vec<String> {
         &backdrop.emulator.authority_host(),
         "--extra-ca-file",
         backdrop.ca_file.to_str().unwrap(),
+        "--allowed-vault-hosts",
+        ".vault.localhost",
+        "--allow-loopback-hosts",
     ]
     .map(str::to_owned)
     .to_vec()

@@ -39,6 +39,8 @@ pub struct AzureOptions {
     pub disable_challenge_resource_verification: bool,
     /// Key Vault REST api-version; the SDK's default when unset.
     pub api_version: Option<String>,
+    /// Resolve `*.localhost` to 127.0.0.1 (emulators only).
+    pub loopback_hosts: bool,
 }
 
 struct Clients {
@@ -58,7 +60,7 @@ pub struct AzureVault {
 impl AzureVault {
     /// Builds the provider; `kube` mints ServiceAccount tokens.
     pub fn new(kube: kube::Client, options: AzureOptions) -> Result<Self, TransportError> {
-        let http = transport::http_client(options.extra_ca_pem.as_deref())?;
+        let http = transport::http_client(options.extra_ca_pem.as_deref(), options.loopback_hosts)?;
         Ok(AzureVault {
             kube,
             options,

@@ -1,6 +1,7 @@
-//! The HTTP client every Azure call goes through: rustls with an optional extra CA bundle, and
-//! RFC 6761 loopback resolution for `*.localhost` names (so a vault emulator on loopback keeps the
-//! SDK's challenge-resource verification on, without touching /etc/hosts).
+//! The HTTP client every Azure call goes through: rustls with an optional extra CA bundle, no
+//! redirects (a vault never redirects; following one would reach a host the allow-list never
+//! saw), and, when enabled for an emulator, RFC 6761 loopback resolution for `*.localhost` names
+//! (so the SDK's challenge-resource verification stays on, without touching /etc/hosts).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -41,12 +42,19 @@ pub enum TransportError {
     Build(String),
 }
 
-/// Builds the shared HTTP client. `extra_ca_pem` adds roots to the system's.
-pub fn http_client(extra_ca_pem: Option<&str>) -> Result<reqwest::Client, TransportError> {
+/// Builds the shared HTTP client. `extra_ca_pem` adds roots to the system's; `loopback_hosts`
+/// resolves `*.localhost` to 127.0.0.1.
+pub fn http_client(
+    extra_ca_pem: Option<&str>,
+    loopback_hosts: bool,
+) -> Result<reqwest::Client, TransportError> {
     let mut builder = reqwest::Client::builder()
-        .dns_resolver(Arc::new(LoopbackAwareResolver))
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30));
+    if loopback_hosts {
+        builder = builder.dns_resolver(Arc::new(LoopbackAwareResolver));
+    }
     if let Some(pem) = extra_ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
             .map_err(|e| TransportError::CaBundle(e.to_string()))?;
@@ -58,4 +66,40 @@ pub fn http_client(extra_ca_pem: Option<&str>) -> Result<reqwest::Client, Transp
     builder
         .build()
         .map_err(|e| TransportError::Build(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn redirects_are_answered_not_followed() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let elsewhere_addr = elsewhere.local_addr().unwrap();
+        let vault = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let vault_addr = vault.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = vault.accept().await.unwrap();
+            let mut request = [0u8; 2048];
+            let _ = socket.read(&mut request).await;
+            let reply = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{elsewhere_addr}/\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            socket.write_all(reply.as_bytes()).await.unwrap();
+        });
+        let client = http_client(None, false).unwrap();
+        let response = client
+            .get(format!("http://{vault_addr}/secrets/db"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 307);
+        let contacted = tokio::time::timeout(Duration::from_millis(300), elsewhere.accept()).await;
+        assert!(contacted.is_err(), "the redirect target was contacted");
+    }
 }

@@ -1,0 +1,180 @@
+//! Hostile tenants, end to end on the real control plane: what one namespace can make the
+//! operator do, and what it cannot.
+
+mod support;
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
+use support::kubectl_apply;
+use support::world::{TestNamespace, test_namespace, world};
+use vaultsync_emulator::Fault;
+
+const SYNC: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_vault_host_outside_the_allow_list_is_never_contacted() {
+    let t = test_namespace("allow").await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Resolves to loopback for the operator under test, but is not under .vault.localhost.
+    for (name, url) in [
+        ("outside", format!("https://evil.localhost:{port}/")),
+        (
+            "lookalike",
+            format!("https://vault.localhost.evil.localhost:{port}/"),
+        ),
+    ] {
+        let yaml = format!(
+            "apiVersion: vaultsync.dev/v1alpha1\nkind: VaultSecret\nmetadata:\n  name: {name}\n  namespace: {}\nspec:\n  vault:\n    url: {url}\n    serviceAccountName: app\n  data:\n  - key: k\n    name: s\n",
+            t.ns
+        );
+        let out = kubectl_apply(&yaml);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let refused = t.wait_reason(name, "VaultHostNotAllowed", SYNC).await;
+        let ready = &refused.status.unwrap().conditions[0];
+        assert!(
+            ready.message.contains("--allowed-vault-hosts"),
+            "{}",
+            ready.message
+        );
+        assert!(
+            ready.message.contains(".vault.localhost"),
+            "{}",
+            ready.message
+        );
+    }
+    match listener.accept() {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the refused host was contacted: {other:?}"),
+    }
+    assert_eq!(t.event_reasons("outside").len(), 1, "one Warning, no storm");
+}
+
+/// Creates Secret `name` holding `mine=keep-me`, shaped by `shape`.
+async fn foreign_secret(t: &TestNamespace, name: &str, shape: impl FnOnce(&mut Secret)) {
+    let mut secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            annotations: Some(
+                [(
+                    "vaultsync.dev/adopt".to_string(),
+                    format!("VaultSecret/{name}"),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        string_data: Some([("mine".to_string(), "keep-me".to_string())].into()),
+        ..Default::default()
+    };
+    shape(&mut secret);
+    Api::<Secret>::namespaced(t.client.clone(), &t.ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+fn adopt(t: &TestNamespace, name: &str) {
+    t.apply(
+        name,
+        "  data:\n  - key: v\n    name: v\n  target:\n    creationPolicy: Adopt\n",
+    );
+}
+
+async fn assert_refused_and_untouched(t: &TestNamespace, name: &str, expected: &str) {
+    let refused = t.wait_reason(name, "OwnershipConflict", SYNC).await;
+    let message = &refused.status.unwrap().conditions[0].message;
+    assert!(message.contains(expected), "{name}: {message}");
+    let data = t.secret_data(name).await.unwrap();
+    assert_eq!(
+        data.get("mine").map(String::as_str),
+        Some("keep-me"),
+        "{name}"
+    );
+    assert!(!data.contains_key("v"), "{name} was written");
+}
+
+#[tokio::test]
+async fn adoption_never_takes_what_belongs_to_another_controller_or_tool() {
+    let t = test_namespace("adopt").await;
+    t.set("v", "vault-val-4");
+    let owner = Api::<ConfigMap>::namespaced(t.client.clone(), &t.ns)
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some("owner".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let uid = owner.metadata.uid.unwrap();
+    foreign_secret(&t, "controlled", |s| {
+        s.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: "owner".into(),
+            uid,
+            controller: Some(true),
+            ..Default::default()
+        }]);
+    })
+    .await;
+    foreign_secret(&t, "release", |s| {
+        s.type_ = Some("helm.sh/release.v1".into())
+    })
+    .await;
+    foreign_secret(&t, "token", |s| {
+        s.type_ = Some("kubernetes.io/service-account-token".into());
+        s.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert("kubernetes.io/service-account.name".into(), "app".into());
+    })
+    .await;
+    foreign_secret(&t, "unconsented", |s| s.metadata.annotations = None).await;
+    for name in ["controlled", "release", "token", "unconsented"] {
+        adopt(&t, name);
+    }
+    assert_refused_and_untouched(&t, "controlled", "controlled by ConfigMap owner").await;
+    assert_refused_and_untouched(&t, "release", "helm.sh/release.v1").await;
+    assert_refused_and_untouched(&t, "token", "kubernetes.io/service-account-token").await;
+    assert_refused_and_untouched(
+        &t,
+        "unconsented",
+        "vaultsync.dev/adopt=VaultSecret/unconsented",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_secret_created_while_the_vault_is_read_is_not_taken_over() {
+    let t = test_namespace("race").await;
+    t.set("v", "vault-val-5");
+    // The guard finds no Secret, then the vault read takes long enough for one to appear.
+    world()
+        .control()
+        .set_fault(&t.vault, Fault::Latency(Duration::from_secs(8)));
+    t.apply("raced", "  data:\n  - key: v\n    name: v\n");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    foreign_secret(&t, "raced", |s| s.metadata.annotations = None).await;
+    assert_refused_and_untouched(&t, "raced", "appeared while vaultsync was creating it").await;
+    world().control().clear_faults(&t.vault);
+    // Still refused afterwards: it is someone else's Secret now.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_refused_and_untouched(&t, "raced", "not managed by vaultsync").await;
+}
