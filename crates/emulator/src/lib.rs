@@ -27,19 +27,19 @@ mod faults;
 mod ids;
 mod jwt;
 mod kv;
-mod seed;
 mod server;
 mod state;
+mod store;
 mod test_issuer;
 mod tls;
 mod urlenc;
 
+pub use control::seed::{
+    AppSpec, FederatedSpec, IssuerSpec, RoleSpec, SecretSpec, Seed, VaultSpec, apply_seed,
+};
 pub use control::{CertificateImport, Control, ControlError, Permission, SecretOptions};
 pub use counters::{CounterKey, Counters};
 pub use faults::Fault;
-pub use seed::{
-    AppSpec, FederatedSpec, IssuerSpec, RoleSpec, SecretSpec, Seed, VaultSpec, apply_seed,
-};
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::counters::{CounterKey, Counters};
 use crate::directory::Directory;
 use crate::faults::Faults;
-use crate::kv::store::VaultData;
+use crate::store::VaultData;
 use crate::test_issuer::{TEST_ISSUER, TestIssuer};
 use ring::hmac;
 use std::collections::HashMap;

@@ -2,14 +2,15 @@
 //! move the clock and read counters. The HTTP control surface ([`http`]) calls the same methods.
 
 pub(crate) mod http;
+pub mod seed;
 mod types;
 
 use crate::counters::Counters;
 pub use crate::directory::Permission;
 use crate::faults::Fault;
-use crate::kv::certs::{self, ImportInput, Source};
-use crate::kv::store::{SecretMeta, StoreError, VaultData};
 use crate::state::{State, Vault};
+use crate::store::certs::{self, ImportInput, Source};
+use crate::store::{SecretMeta, StoreError, VaultData};
 use crate::test_issuer::TEST_ISSUER;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};

@@ -1,6 +1,6 @@
 //! Public input and error types of the control API.
 
-use crate::kv::store::StoreError;
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

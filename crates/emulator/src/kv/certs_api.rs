@@ -1,11 +1,12 @@
 //! Certificate operations of the REST API: import, get, get policy (lists, delete and the
 //! deleted state are in `objects_api`).
 
-use super::certs::{self, ImportInput, Source};
 use super::secrets_api::{AttributesIn, parse_body};
-use super::store::StoreError;
-use super::{Ctx, render, validate};
+use super::{Ctx, render};
 use crate::errors::json;
+use crate::store::StoreError;
+use crate::store::certs::{self, ImportInput, Source};
+use crate::store::validate;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -2,12 +2,13 @@
 //! delete and the deleted state are in `objects_api`). GET /keys also serves
 //! the public key of a certificate.
 
-use super::keys::{self, JwkIn, KeyVersion};
 use super::secrets_api::{AttributesIn, parse_body};
-use super::store::{Kind, StoreError};
-use super::{Ctx, render, validate};
+use super::{Ctx, render};
 use crate::errors::json;
 use crate::ids::new_version;
+use crate::store::keys::{self, JwkIn, KeyVersion};
+use crate::store::validate;
+use crate::store::{Kind, StoreError};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -121,7 +122,7 @@ pub(crate) fn get(ctx: &Ctx<'_>, name: &str, ver: Option<&str>) -> Result<Respon
 
 /// The version to use for a cryptographic operation; disabled keys refuse.
 fn usable<'a>(
-    data: &'a super::store::VaultData,
+    data: &'a crate::store::VaultData,
     name: &str,
     ver: Option<&str>,
     op: &str,

@@ -2,33 +2,25 @@
 //! authorization, then the secrets / certificates / keys handlers (and their deleted states).
 
 pub(crate) mod auth;
-pub(crate) mod certs;
 mod certs_api;
-mod crypto;
-mod keys;
 mod keys_api;
-mod objects;
 mod objects_api;
 mod paging;
-mod pem;
 mod render;
 mod route;
 mod secrets_api;
-pub(crate) mod store;
-mod types;
-mod validate;
 
 use crate::errors::{bad_parameter, code_for_status, kv_error, kv_error_inner};
 use crate::state::{State, Vault};
+use crate::store::StoreError;
+use crate::store::keys::KeyVersion;
+use crate::store::{CertVersion, SecretVersion};
 use crate::urlenc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Request, header};
 use axum::response::Response;
-use keys::KeyVersion;
 use route::{NoRoute, Op, Route};
 use std::sync::Arc;
-use store::StoreError;
-use store::{CertVersion, SecretVersion};
 
 /// api-versions the data plane accepts (what the SDKs send), oldest first: azsecrets 1.5 (Go)
 /// and azure-keyvault-* 4.12 (Python) send 2026-04-01, the Rust 1.0 crates 2025-07-01,

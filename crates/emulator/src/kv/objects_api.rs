@@ -2,11 +2,12 @@
 //! moves an object to the deleted state, `/deleted{secrets,certificates,keys}` lists, gets,
 //! recovers and purges it).
 
-use super::keys::KeyVersion;
-use super::objects::{Deleted, Entry, Objects, Versioned};
-use super::store::{CertVersion, Kind, SecretVersion, StoreError, VaultData};
-use super::{Ctx, list_page, no_content, render, validate};
+use super::{Ctx, list_page, no_content, render};
 use crate::errors::json;
+use crate::store::keys::KeyVersion;
+use crate::store::objects::{Deleted, Entry, Objects, Versioned};
+use crate::store::validate;
+use crate::store::{CertVersion, Kind, SecretVersion, StoreError, VaultData};
 use axum::response::Response;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! JSON shapes of Key Vault responses (SecretBundle, SecretItem, CertificateBundle, ...).
 
-use super::keys::{KeyVersion, public_jwk};
-use super::store::{CertVersion, SecretVersion};
+use crate::store::keys::{KeyVersion, public_jwk};
+use crate::store::{CertVersion, SecretVersion};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};

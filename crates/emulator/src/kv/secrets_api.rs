@@ -1,9 +1,10 @@
 //! Secret operations of the REST API: set, get, update attributes (lists, delete and the deleted
 //! state are in `objects_api`).
 
-use super::store::{Kind, SecretMeta, StoreError};
-use super::{Ctx, render, validate};
+use super::{Ctx, render};
 use crate::errors::json;
+use crate::store::validate;
+use crate::store::{Kind, SecretMeta, StoreError};
 use axum::response::Response;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -4,9 +4,9 @@ mod objects;
 mod reply;
 
 use super::Control;
+use crate::control::seed::{self, AppSpec, FederatedSpec, IssuerSpec, RoleSpec, Seed, VaultSpec};
 use crate::entra::EXCHANGE_AUDIENCE;
 use crate::errors::json;
-use crate::seed::{self, AppSpec, FederatedSpec, IssuerSpec, RoleSpec, Seed, VaultSpec};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxState;

@@ -18,7 +18,7 @@ use std::time::Duration;
 struct SecretIn {
     value: String,
     #[serde(flatten)]
-    options: crate::SecretOptions,
+    options: crate::control::SecretOptions,
 }
 
 pub(crate) async fn set_secret(

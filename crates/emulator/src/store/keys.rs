@@ -5,7 +5,7 @@ use super::crypto::ec::{self, EcKey};
 use super::crypto::rsa::RsaKey;
 use super::crypto::{BigUint, to_fixed};
 use super::objects::Versioned;
-use super::store::StoreError;
+use super::types::StoreError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::Deserialize;

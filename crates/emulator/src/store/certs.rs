@@ -2,7 +2,7 @@
 //! certificate version plus the value of its backing secret (PFX or PEM), as Key Vault does.
 
 use super::pem;
-use super::store::{CertVersion, SecretMeta, StoreError, VaultData};
+use super::{CertVersion, SecretMeta, StoreError, VaultData};
 use crate::ids::new_version;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

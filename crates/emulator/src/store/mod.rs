@@ -1,14 +1,22 @@
 //! One vault's objects: secrets (with versions), certificates (whose key material lives in a
-//! managed secret of the same name and version) and keys, each with soft delete. Pure data, no
-//! HTTP.
+//! managed secret of the same name and version) and keys, each with soft delete, with the input
+//! rules Key Vault enforces, certificate import and key arithmetic. Pure data, no HTTP: the data
+//! plane (`kv`) and the control handle both work on it.
 
-use super::keys::KeyVersion;
-use super::objects::{Deleted, Entry, Objects, Versioned};
-pub(crate) use super::types::{Kind, SecretMeta, StoreError};
-use super::validate;
+pub(crate) mod certs;
+mod crypto;
+pub(crate) mod keys;
+pub(crate) mod objects;
+mod pem;
+pub(crate) mod types;
+pub(crate) mod validate;
+
 use crate::ids::new_version;
+use keys::KeyVersion;
+use objects::{Deleted, Entry, Objects, Versioned};
 use serde_json::Value;
 use std::collections::BTreeMap;
+pub(crate) use types::{Kind, SecretMeta, StoreError};
 
 /// One version of a secret.
 #[derive(Debug, Clone)]
