@@ -1,8 +1,10 @@
 //! Azure Key Vault data plane + Entra ID token endpoint emulator, served over HTTPS on loopback.
 //!
-//! The emulator is faithful enough that the official Azure SDKs (Rust 1.x, Python) work against it
-//! unmodified: vault hosts are `{vault}.vault.localhost`, the authority is `login.localhost`, both
-//! behind one TLS listener whose CA is generated at start ([`Emulator::ca_pem`]).
+//! The emulator is faithful enough that the official Azure SDKs (Rust 1.x, Python, Go) work
+//! against it unmodified: vault hosts are `{vault}.vault.localhost`, the authority is
+//! `login.localhost`, both behind one TLS listener whose CA is generated at start
+//! ([`Emulator::ca_pem`]). See the crate's README for the Key Vault and Entra behaviours it
+//! implements and those it does not.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), vaultsync_emulator::EmulatorError> {

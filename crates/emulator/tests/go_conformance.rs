@@ -68,6 +68,14 @@ fn conformance_binary() -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::rename(&tmp, &bin).expect("move the built binary into place");
+    // Builds of older sources are never used again.
+    if let Some(root) = cache.parent()
+        && let Ok(entries) = std::fs::read_dir(root)
+    {
+        for old in entries.flatten().filter(|e| e.path() != cache) {
+            let _ = std::fs::remove_dir_all(old.path());
+        }
+    }
     eprintln!(
         "built the Go conformance program in {:.1}s",
         started.elapsed().as_secs_f64()
