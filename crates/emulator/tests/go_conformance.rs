@@ -30,11 +30,7 @@ fn source_hash(dir: &Path) -> String {
         ctx.update(f.file_name().unwrap().to_string_lossy().as_bytes());
         ctx.update(&std::fs::read(&f).expect("read Go source"));
     }
-    ctx.finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(ctx.finish())
 }
 
 /// The cached conformance binary, built when missing.
