@@ -3,7 +3,7 @@
 # `ctr -n k8s.io images import` accepts. No Docker, no registry, no download.
 #
 #   hack/build-images.sh OUT_DIR pause            # the pod sandbox image (hack/images/pause.c)
-#   hack/build-images.sh OUT_DIR app              # busybox (Debian's busybox-static) for consumer pods
+#   hack/build-images.sh OUT_DIR app              # busybox-static + openssl, for consumer pods
 #   hack/build-images.sh OUT_DIR operator BINARY  # the operator image around BINARY
 #
 # Each call writes OUT_DIR/NAME.tar and prints "REF PATH" on stdout. Archives are reproducible
@@ -83,6 +83,18 @@ write_image() {
   echo "$ref $out"
 }
 
+# copy_with_libraries BINARY ROOTFS DEST: the binary at DEST and the shared libraries it links
+# at the paths the dynamic loader looks them up.
+copy_with_libraries() {
+  local binary="$1" rootfs="$2" dest="$3" lib
+  mkdir -p "$rootfs$(dirname "$dest")"
+  cp "$binary" "$rootfs$dest"
+  while read -r lib; do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done < <(ldd "$binary" | grep -o '/[^ ]*' | sort -u)
+}
+
 # A minimal /etc for a non-root image, as distroless ships it.
 base_etc() {
   local rootfs="$1"
@@ -109,12 +121,15 @@ case "$kind" in
     if ldd "$busybox" >/dev/null 2>&1; then
       fail "step 'build app image': $busybox is dynamically linked; install Debian's busybox-static"
     fi
+    openssl="$(command -v openssl)" || fail "step 'build app image': no openssl; run hack/ensure-node.sh"
     rootfs="$work/rootfs"
     mkdir -p "$rootfs/bin"
     cp "$busybox" "$rootfs/bin/busybox"
     for applet in sh cat ls sleep echo test stat date id touch httpd nc wget printenv grep sed; do
       ln -s busybox "$rootfs/bin/$applet"
     done
+    # openssl s_server serves TLS from a mounted kubernetes.io/tls Secret in the TLS test.
+    copy_with_libraries "$openssl" "$rootfs" /bin/openssl
     base_etc "$rootfs"
     write_image "$APP_REF" "$rootfs" "65532:65532" '["/bin/sh"]' 'null' \
       "$(json_array PATH=/bin)" "/" "$out_dir/app.tar"
@@ -127,13 +142,8 @@ case "$kind" in
     [[ -s $ca ]] || fail "step 'build operator image': no CA bundle at $ca (install ca-certificates)"
     rootfs="$work/rootfs"
     mkdir -p "$rootfs/etc/ssl/certs"
-    cp "$binary" "$rootfs/vaultsync"
+    copy_with_libraries "$binary" "$rootfs" /vaultsync
     strip --strip-debug "$rootfs/vaultsync" 2>/dev/null || true
-    # The shared libraries the binary links, at the paths the dynamic loader looks them up.
-    while read -r lib; do
-      mkdir -p "$rootfs$(dirname "$lib")"
-      cp -L "$lib" "$rootfs$lib"
-    done < <(ldd "$binary" | grep -o '/[^ ]*' | sort -u)
     cp "$ca" "$rootfs/etc/ssl/certs/ca-certificates.crt"
     base_etc "$rootfs"
     chmod 755 "$rootfs/vaultsync"

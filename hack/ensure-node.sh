@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ensures what the test node (crates/testenv's Node) needs besides the Kubernetes binaries that
 # hack/ensure-tools.sh builds: root, cgroups, containerd and runc (Debian packages), busybox-static
-# for the application image, a C compiler for the pause image, and the pause image archive itself.
+# and openssl for the application image, a C compiler for the pause image, and the pause image
+# archive itself.
 #
 #   hack/ensure-node.sh           installs the missing Debian packages (apt-get), then checks
 #   hack/ensure-node.sh --check   only checks; a missing piece is an error naming the fix
@@ -19,7 +20,7 @@ fail() { echo "ensure-node: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || fail "step 'check root': the node mode runs containerd and a kubelet and must run as root"
 
 # Debian package -> the command it provides.
-declare -A wanted=([containerd]=containerd [runc]=runc [busybox-static]=busybox)
+declare -A wanted=([containerd]=containerd [runc]=runc [busybox-static]=busybox [openssl]=openssl)
 missing=()
 for package in "${!wanted[@]}"; do
   command -v "${wanted[$package]}" >/dev/null 2>&1 || missing+=("$package")
@@ -30,7 +31,7 @@ if command -v busybox >/dev/null 2>&1 && ldd "$(command -v busybox)" >/dev/null 
 fi
 if [[ ${#missing[@]} -gt 0 ]]; then
   if [[ $check_only == 1 ]]; then
-    fail "step 'find containerd/runc/busybox-static': missing ${missing[*]}; run hack/ensure-node.sh (installs them with apt-get)"
+    fail "step 'find containerd/runc/busybox-static/openssl': missing ${missing[*]}; run hack/ensure-node.sh (installs them with apt-get)"
   fi
   command -v apt-get >/dev/null 2>&1 || fail "step 'install ${missing[*]}': no apt-get; install them with your package manager"
   log="$(mktemp -t vaultsync-ensure-node-apt-XXXXXX.log)"

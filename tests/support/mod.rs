@@ -10,6 +10,7 @@ use vaultsync_testenv::shared;
 
 pub mod certs;
 pub mod eventually;
+pub mod node;
 pub mod pki;
 pub mod world;
 

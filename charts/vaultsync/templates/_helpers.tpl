@@ -55,7 +55,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "vaultsync.args" -}}
 - run
 - --log-format={{ .Values.logFormat }}
-- --metrics-addr=0.0.0.0:{{ .Values.metrics.port }}
+- --metrics-addr={{ if .Values.hostNetwork }}$(POD_IP){{ else }}0.0.0.0{{ end }}:{{ .Values.metrics.port }}
 - --vault-requests-per-second={{ .Values.vaultRequestsPerSecond }}
 - --concurrency={{ .Values.concurrency }}
 {{- with .Values.tenantId }}

@@ -297,6 +297,13 @@ impl ControlPlane {
         Client::try_from(config)
     }
 
+    /// The admin client's configuration, to adjust before building a client (for example
+    /// `default_retry = false`, so that a 429 from the Eviction API reaches the test instead of
+    /// being retried until the budget allows it).
+    pub async fn client_config(&self) -> Result<kube::Config, kube::Error> {
+        self.kube_config_from(&self.kubeconfig_text).await
+    }
+
     /// A client that authenticates with a bearer token (for example a ServiceAccount's), so tests
     /// can prove what RBAC allows.
     pub async fn client_with_token(&self, token: &str) -> Result<Client, kube::Error> {
