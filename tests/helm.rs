@@ -2,8 +2,8 @@
 //! through its schema, installs every object into a real control plane, and gives the operator's
 //! ServiceAccount exactly the access the operator needs.
 //!
-//! `render` needs only the helm binary; `install` and `rbac` use this test binary's shared control
-//! plane.
+//! `render` needs only the helm binary; `install`, `rbac`, `token_policy` and `operator` use this
+//! test binary's shared control plane.
 
 #[path = "helm/install.rs"]
 mod install;
@@ -14,6 +14,8 @@ mod rbac;
 #[path = "helm/render.rs"]
 mod render;
 mod support;
+#[path = "helm/token_policy.rs"]
+mod token_policy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

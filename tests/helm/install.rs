@@ -176,6 +176,8 @@ fn cluster_wide_install_creates_every_object() {
         "PodDisruptionBudget",
         "ServiceMonitor",
         "PrometheusRule",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ];
     assert_every_object_exists(cluster_wide(), &kinds);
 }
@@ -190,6 +192,9 @@ fn restricted_install_creates_every_object() {
         "Deployment",
         "ServiceMonitor",
         "PrometheusRule",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "NetworkPolicy",
     ];
     let release = restricted();
     assert_every_object_exists(release, &kinds);

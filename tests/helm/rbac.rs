@@ -19,7 +19,7 @@ use super::install::{cluster_wide, kubectl, kubectl_ok, restricted};
 use super::{kubeconfig_for_service_account, text};
 
 /// A client authenticated as `namespace/name` with a TokenRequest token.
-async fn client_as(namespace: &str, name: &str) -> Client {
+pub(super) async fn client_as(namespace: &str, name: &str) -> Client {
     let admin = shared().client().await.expect("admin client");
     let request = TokenRequest {
         spec: TokenRequestSpec {
@@ -149,12 +149,14 @@ async fn cluster_wide_service_account_can_do_what_the_operator_does() {
         .await
         .expect("replace (adoption)");
 
-    // The resource's identity: read the ServiceAccount, mint its token.
+    // The resource's identity: read the ServiceAccount, mint its token as vaultsync does (the
+    // chart's token policy allows exactly this audience for at most 600 seconds).
     let accounts: Api<ServiceAccount> = Api::namespaced(operator.clone(), app);
     accounts.get("app").await.expect("get ServiceAccount");
     let request = TokenRequest {
         spec: TokenRequestSpec {
             audiences: vec!["api://AzureADTokenExchange".into()],
+            expiration_seconds: Some(600),
             ..Default::default()
         },
         ..Default::default()

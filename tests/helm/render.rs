@@ -258,6 +258,15 @@ fn schema_and_template_refuse_bad_values_naming_the_field() {
             "leaderElection.enabled=false",
             "replicaCount > 1 needs leaderElection.enabled",
         ),
+        ("tokenPolicy.enabled=maybe", "/tokenPolicy/enabled"),
+        (
+            "networkPolicy.httpsCidrs={example.com}",
+            "/networkPolicy/httpsCidrs/0",
+        ),
+        (
+            "networkPolicy.apiServer.ports={0}",
+            "/networkPolicy/apiServer/ports/0",
+        ),
     ] {
         let chart = chart_dir();
         let out = helm(&[
@@ -271,6 +280,159 @@ fn schema_and_template_refuse_bad_values_naming_the_field() {
         let message = text(&out);
         assert!(message.contains(expected), "--set {set}: {message}");
     }
+}
+
+#[test]
+fn token_policy_binds_the_release_service_account_and_denies() {
+    let objects = render("vaultsync", NS, &[]);
+    let name = "vaultsync-token-policy-vaultsync-system";
+    let policy = find(&objects, "ValidatingAdmissionPolicy", name, None);
+    assert_eq!(policy["apiVersion"], "admissionregistration.k8s.io/v1");
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Fail");
+    assert_eq!(
+        spec["matchConditions"][0]["expression"],
+        "request.userInfo.username == \"system:serviceaccount:vaultsync-system:vaultsync\""
+    );
+    let rules = spec["matchConstraints"]["resourceRules"]
+        .as_array()
+        .expect("resourceRules");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["resources"] == json!(["serviceaccounts/token"])
+                && r["operations"] == json!(["CREATE"])
+                && r["apiGroups"] == json!([""])),
+        "{rules:?}"
+    );
+    let validations = spec["validations"].as_array().expect("validations");
+    assert_eq!(validations.len(), 3);
+    let expressions: Vec<&str> = validations
+        .iter()
+        .map(|v| v["expression"].as_str().expect("expression"))
+        .collect();
+    assert!(expressions[0].contains("['api://AzureADTokenExchange']"));
+    assert!(expressions[1].contains("object.spec.expirationSeconds <= 600"));
+    assert!(expressions[2].contains("'kubernetes.io/service-account-token'"));
+    for validation in validations {
+        assert_eq!(validation["reason"], "Forbidden");
+        assert!(
+            validation["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert!(validation["messageExpression"].is_string());
+    }
+    let binding = find(&objects, "ValidatingAdmissionPolicyBinding", name, None);
+    assert_eq!(binding["spec"]["policyName"], name);
+    assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    assert!(binding["spec"]["matchResources"].is_null());
+
+    // An existing ServiceAccount is the one matched.
+    let objects = render(
+        "rel",
+        "ops",
+        &[
+            "--set",
+            "serviceAccount.create=false",
+            "--set",
+            "serviceAccount.name=existing",
+        ],
+    );
+    let policy = find(
+        &objects,
+        "ValidatingAdmissionPolicy",
+        "rel-vaultsync-token-policy-ops",
+        None,
+    );
+    assert_eq!(
+        policy["spec"]["matchConditions"][0]["expression"],
+        "request.userInfo.username == \"system:serviceaccount:ops:existing\""
+    );
+
+    // Off on request; refused, not silently dropped, below Kubernetes 1.30.
+    let off = render("vaultsync", NS, &["--set", "tokenPolicy.enabled=false"]);
+    assert!(of_kind(&off, "ValidatingAdmissionPolicy").is_empty());
+    assert!(of_kind(&off, "ValidatingAdmissionPolicyBinding").is_empty());
+    let chart = chart_dir();
+    let chart = chart.to_str().expect("utf-8 path");
+    let old = helm(&["template", "vaultsync", chart, "--kube-version", "1.29.0"]);
+    assert!(
+        !old.status.success(),
+        "rendered the policy for Kubernetes 1.29"
+    );
+    assert!(
+        text(&old).contains("tokenPolicy.enabled needs Kubernetes 1.30+")
+            && text(&old).contains("set tokenPolicy.enabled=false"),
+        "{}",
+        text(&old)
+    );
+    let old_off = helm(&[
+        "template",
+        "vaultsync",
+        chart,
+        "--kube-version",
+        "1.29.0",
+        "--set",
+        "tokenPolicy.enabled=false",
+    ]);
+    assert!(old_off.status.success(), "{}", text(&old_off));
+}
+
+#[test]
+fn network_policy_is_off_by_default_and_allows_only_what_the_operator_uses() {
+    assert!(of_kind(&render("vaultsync", NS, &[]), "NetworkPolicy").is_empty());
+
+    // On with default values: the ports, from and to anywhere.
+    let objects = render("vaultsync", NS, &["--set", "networkPolicy.enabled=true"]);
+    let policy = find(&objects, "NetworkPolicy", "vaultsync", Some(NS));
+    let deployment = find(&objects, "Deployment", "vaultsync", Some(NS));
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{"ports": [{"port": 8080, "protocol": "TCP"}]}])
+    );
+    assert_eq!(
+        policy["spec"]["egress"],
+        json!([
+            {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]},
+            {"ports": [{"port": 443, "protocol": "TCP"}]},
+            {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+        ])
+    );
+
+    // Narrowed (tests/helm/restricted-values.yaml).
+    let values = values_file();
+    let objects = render("rel", "ops", &["-f", &values]);
+    let policy = find(&objects, "NetworkPolicy", "rel-vaultsync", Some("ops"));
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+        }])
+    );
+    assert_eq!(
+        policy["spec"]["egress"],
+        json!([
+            {
+                "ports": [{"port": 6443, "protocol": "TCP"}],
+                "to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}, {"ipBlock": {"cidr": "fd00::1/128"}}]
+            },
+            {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "20.0.0.0/8"}}]},
+            {
+                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                "to": [{
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}
+                }]
+            }
+        ])
+    );
 }
 
 /// The verbs of `role`'s rules for `group`/`resource`, sorted.

@@ -109,3 +109,8 @@ references.
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/* The token ValidatingAdmissionPolicy and its binding (cluster-scoped: named per release namespace). */}}
+{{- define "vaultsync.tokenPolicyName" -}}
+{{- printf "%s-token-policy-%s" (include "vaultsync.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-" }}
+{{- end }}

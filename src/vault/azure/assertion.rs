@@ -13,7 +13,7 @@ use kube::api::PostParams;
 pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// Lifetime requested for ServiceAccount tokens; Entra only checks them at exchange time.
-const TOKEN_LIFETIME_SECONDS: i64 = 3600;
+const TOKEN_LIFETIME_SECONDS: i64 = 600;
 
 /// Mints `system:serviceaccount:NAMESPACE:NAME` tokens. Debug never shows a token.
 pub struct ServiceAccountAssertion {
