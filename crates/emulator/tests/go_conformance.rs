@@ -180,5 +180,16 @@ async fn go_sdk_conformance() {
         stdout.contains(" passed, 0 failed"),
         "no summary:\n{stdout}"
     );
+    // MSAL Go validated the authority through the emulator's discovery documents.
+    let counters = emu.control().counters();
+    let ok = |op: &str| counters.sum_where(|k| k.operation == op && k.status == 200);
+    assert!(
+        ok("InstanceDiscovery") >= 1,
+        "MSAL Go asked no instance discovery"
+    );
+    assert!(
+        ok("OpenIdConfiguration") >= 1,
+        "MSAL Go read no OpenID configuration"
+    );
     emu.shutdown().await;
 }

@@ -17,11 +17,14 @@ use serde_json::json;
 const TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 /// The instance-discovery document for the emulator's authority; refuses foreign authorities.
+/// Counted as operation "InstanceDiscovery".
 pub(crate) fn instance(state: &State, query: &str) -> Response {
-    match instance_document(state, &urlenc::pairs(query)) {
+    let resp = match instance_document(state, &urlenc::pairs(query)) {
         Ok(doc) => json(200, &doc),
         Err(r) => r.into_response(state),
-    }
+    };
+    state.count("", "InstanceDiscovery", "", resp.status().as_u16());
+    resp
 }
 
 fn instance_document(
@@ -45,8 +48,15 @@ fn instance_document(
     }))
 }
 
-/// OpenID configuration of a tenant (v2.0 endpoints); unknown tenants get AADSTS90002.
+/// OpenID configuration of a tenant (v2.0 endpoints); unknown tenants get AADSTS90002. Counted
+/// as operation "OpenIdConfiguration".
 pub(crate) fn openid_configuration(state: &State, tenant: &str) -> Response {
+    let resp = openid_document(state, tenant);
+    state.count("", "OpenIdConfiguration", "", resp.status().as_u16());
+    resp
+}
+
+fn openid_document(state: &State, tenant: &str) -> Response {
     let known = TENANT_ALIASES.contains(&tenant) || state.dir().tenants.contains(tenant);
     if !known {
         return Refusal::unknown_tenant("invalid_tenant", tenant).into_response(state);
