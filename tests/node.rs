@@ -520,7 +520,9 @@ async fn the_chart_runs_on_real_nodes_and_applications_read_synced_values() {
         .map(|p| p.spec.as_ref().unwrap().node_name.clone().unwrap())
         .collect();
     nodes.sort();
-    assert_eq!(nodes, ["127.0.0.2", "127.0.0.3"], "one replica per node");
+    let mut expected: Vec<String> = cluster.nodes.iter().map(|n| n.name().to_string()).collect();
+    expected.sort();
+    assert_eq!(nodes, expected, "one replica per node");
     for pod in &operators {
         assert_eq!(
             pod_ip(pod),

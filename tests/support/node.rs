@@ -1,5 +1,5 @@
 //! A local cluster that runs real pods, for tests/node.rs: a control plane with node support, two
-//! kubelet nodes on 127.0.0.2 and 127.0.0.3 (each with its own containerd, the operator and app
+//! kubelet nodes on 127.X.Y.2 and 127.X.Y.3 (each with its own containerd, the operator and app
 //! images imported), and the Key Vault + Entra emulator on the host's 127.0.0.1.
 //!
 //! Two nodes because every pod uses the host network (loopback only on the test machines): the
@@ -174,7 +174,7 @@ impl Cluster {
             let node = Node::start(
                 &plane,
                 NodeOptions {
-                    address: std::net::Ipv4Addr::new(127, 0, 0, last),
+                    address: vaultsync_testenv::loopback_address(last),
                     sync_frequency,
                     images: vec![images.operator.clone(), images.app.clone()],
                     ..Default::default()

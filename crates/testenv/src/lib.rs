@@ -22,7 +22,7 @@ mod tools;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::StartError;
-pub use node::{Footprint, Node, NodeHost, NodeOptions, ensure_node_script};
+pub use node::{Footprint, Node, NodeHost, NodeOptions, ensure_node_script, loopback_address};
 pub use process::{Watchdog, guard_pid, is_alive};
 pub use shared::{shared, unique_namespace};
 pub use tools::{ToolPaths, ensure_tools, ensure_tools_script};

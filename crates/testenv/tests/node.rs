@@ -2,7 +2,6 @@
 //! leaves nothing behind; each way it can fail to start names the step and the log to read.
 //! Needs root, containerd and runc (`hack/ensure-node.sh` installs them; `hack/test.sh` runs it).
 
-use std::net::Ipv4Addr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::PostParams;
 use vaultsync_testenv::{
-    ControlPlane, ControlPlaneOptions, Footprint, Node, NodeOptions, StartError,
+    ControlPlane, ControlPlaneOptions, Footprint, Node, NodeOptions, StartError, loopback_address,
 };
 
 /// One control plane that accepts nodes, shared by this binary's tests (its watchdog removes it).
@@ -149,7 +148,7 @@ async fn node_gets_ready_runs_a_pod_and_teardown_leaves_nothing() {
 #[tokio::test]
 async fn a_kubelet_that_cannot_start_names_the_step_and_its_log() {
     let options = NodeOptions {
-        address: Ipv4Addr::new(127, 0, 0, 3),
+        address: loopback_address(3),
         extra_kubelet_args: vec!["--no-such-flag".into()],
         ..Default::default()
     };
@@ -174,7 +173,7 @@ async fn a_kubelet_that_cannot_start_names_the_step_and_its_log() {
 #[tokio::test]
 async fn a_missing_containerd_names_the_step() {
     let options = NodeOptions {
-        address: Ipv4Addr::new(127, 0, 0, 4),
+        address: loopback_address(4),
         containerd: Some("/nonexistent/containerd".into()),
         ..Default::default()
     };
@@ -210,7 +209,7 @@ async fn helper_start_a_node_and_wait_to_be_killed() {
     use std::io::Write;
     let plane = plane();
     let options = NodeOptions {
-        address: Ipv4Addr::new(127, 0, 0, 5),
+        address: loopback_address(5),
         ..Default::default()
     };
     let node = Node::start(plane, options).await.unwrap();

@@ -4,7 +4,7 @@
 //!
 //! # Networking
 //! The test machines have no network beyond loopback and tests may only talk to 127.0.0.0/8, so a
-//! node is named after a loopback address (`127.0.0.2`, `127.0.0.3`, ...) and the kubelet is
+//! node is named after a loopback address ([`loopback_address`]) and the kubelet is
 //! started with `--hostname-override` set to it: for a hostname that is an IP, the kubelet uses
 //! it as the node's InternalIP without the non-loopback check it applies to `--node-ip`. Pods use
 //! `hostNetwork: true`, so a pod's IP is its node's address: probes, the pod's own servers and
@@ -42,11 +42,23 @@ pub use host::{NodeHost, ensure_node_script};
 /// The bash sweep run at teardown and by the watchdog.
 const SWEEP: &str = include_str!("sweep.sh");
 
+/// `127.X.Y.host`, with X.Y taken from this process's id: two test runs on one machine (their
+/// host-network pods bind ports on their node's address) do not collide, and `127.0.0.1` stays
+/// the control plane's.
+pub fn loopback_address(host: u8) -> Ipv4Addr {
+    let pid = std::process::id();
+    Ipv4Addr::new(
+        127,
+        ((pid >> 8) & 0xff) as u8,
+        (pid & 0xff) as u8,
+        host.max(2),
+    )
+}
+
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
-    /// The node's name and address, on loopback (`127.0.0.2` by default; `127.0.0.1` is left to
-    /// the control plane).
+    /// The node's name and address, on loopback (default: [`loopback_address`]`(2)`).
     pub address: Ipv4Addr,
     /// The kubelet's pod sync period, which is also how often secret volumes are refreshed.
     pub sync_frequency: Duration,
@@ -63,7 +75,7 @@ pub struct NodeOptions {
 impl Default for NodeOptions {
     fn default() -> Self {
         NodeOptions {
-            address: Ipv4Addr::new(127, 0, 0, 2),
+            address: loopback_address(2),
             sync_frequency: Duration::from_secs(2),
             images: Vec::new(),
             ready_timeout: Duration::from_secs(90),
@@ -402,7 +414,7 @@ impl Node {
         cmd
     }
 
-    /// The node's name, which is also its address (`127.0.0.2`).
+    /// The node's name, which is also its address (`127.X.Y.2`).
     pub fn name(&self) -> &str {
         &self.name
     }
