@@ -21,15 +21,13 @@ use serde_json::Value;
 use vaultsync_emulator::{CertificateImport, Permission, SecretOptions};
 
 use support::node::{
-    APP_IMAGE, Cluster, OPERATOR_IMAGE, ScratchDir, TENANT, build_images, describe, eventually,
-    http_get, is_ready, pods, read_in_container,
+    APP_IMAGE, Cluster, NS, OPERATOR_IMAGE, OPERATOR_PODS, ScratchDir, TENANT, build_images,
+    describe, eventually, http_get, is_ready, pods, read_in_container,
 };
 
-const NS: &str = "vaultsync-system";
 const APP_NS: &str = "shop";
 const VAULT: &str = "shop";
 const CLIENT_ID: &str = "5e1f0000-0000-4000-8000-000000000001";
-const OPERATOR_PODS: &str = "app.kubernetes.io/name=vaultsync";
 const SERVER_NAME: &str = "web.shop.test";
 const TLS_PORT: u16 = 18443;
 
@@ -37,7 +35,7 @@ const TLS_PORT: u16 = 18443;
 /// command; the same base facts (uid/gid 65532 in /etc/passwd, a CA bundle, no shell).
 #[test]
 fn operator_image_matches_the_dockerfile_contract() {
-    let images = build_images();
+    let images = build_images(operator_binary());
     let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile"))
         .expect("Dockerfile");
     let final_stage = dockerfile
@@ -119,6 +117,10 @@ fn operator_image_matches_the_dockerfile_contract() {
     }
 }
 
+fn operator_binary() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_vaultsync"))
+}
+
 fn untar(archive: &std::path::Path, into: &std::path::Path) {
     let status = std::process::Command::new("tar")
         .arg("-xf")
@@ -128,39 +130,6 @@ fn untar(archive: &std::path::Path, into: &std::path::Path) {
         .status()
         .unwrap();
     assert!(status.success(), "untar {}", archive.display());
-}
-
-/// The chart's values for this cluster: the local image, host network, and the emulator on the
-/// host as authority and vault (its CA from a ConfigMap), the API server on 127.0.0.1.
-fn chart_values(cluster: &Cluster) -> String {
-    let port = cluster.plane.server_url().rsplit(':').next().unwrap();
-    let (repository, tag) = OPERATOR_IMAGE.rsplit_once(':').unwrap();
-    serde_json::json!({
-        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-        "hostNetwork": true,
-        "tenantId": TENANT,
-        "logFormat": "text",
-        "leaderElection": {
-            "enabled": true, "leaseName": "vaultsync-leader",
-            "leaseDuration": "6s", "renewDeadline": "4s", "retryPeriod": "1s",
-        },
-        "extraArgs": [
-            format!("--authority-host={}", cluster.emulator.authority_host),
-            "--extra-ca-file=/etc/vaultsync/emulator/ca.crt",
-            "--allowed-vault-hosts=.vault.localhost",
-            "--allow-loopback-hosts",
-        ],
-        "extraEnv": [
-            {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-            {"name": "KUBERNETES_SERVICE_PORT", "value": port},
-            {"name": "RUST_LOG", "value": "info,kube=warn"},
-        ],
-        "extraVolumes": [{"name": "emulator-ca", "configMap": {"name": "emulator-ca"}}],
-        "extraVolumeMounts": [
-            {"name": "emulator-ca", "mountPath": "/etc/vaultsync/emulator", "readOnly": true}
-        ],
-    })
-    .to_string()
 }
 
 fn pod_name(pod: &Pod) -> String {
@@ -194,20 +163,6 @@ fn leader_gauge(pod: &Pod) -> Option<String> {
     body.lines()
         .find_map(|l| l.strip_prefix("vaultsync_leader "))
         .map(str::to_owned)
-}
-
-async fn ready_operator_pods(cluster: &Cluster, client: &Client, step: &str) -> Vec<Pod> {
-    let hint = cluster.logs_hint();
-    eventually(step, Duration::from_secs(120), &hint, || async {
-        let pods = pods(client, NS, OPERATOR_PODS).await;
-        let ready: Vec<Pod> = pods.iter().filter(|p| is_ready(p)).cloned().collect();
-        if ready.len() == 2 && pods.len() == 2 {
-            Ok(ready)
-        } else {
-            Err(format!("operator pods: {}", describe(&pods)))
-        }
-    })
-    .await
 }
 
 /// The single leader: the Lease holder is one of `pods`, its gauge says 1, every other pod's 0.
@@ -419,7 +374,9 @@ fn since(start: Instant) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_runs_on_real_nodes_and_applications_read_synced_values() {
     let began = Instant::now();
-    let images = tokio::task::spawn_blocking(build_images).await.unwrap();
+    let images = tokio::task::spawn_blocking(|| build_images(operator_binary()))
+        .await
+        .unwrap();
     let cluster = Cluster::start(images, Duration::from_secs(2)).await;
     let client = cluster.client().await;
     let hint = cluster.logs_hint();
@@ -474,43 +431,14 @@ async fn the_chart_runs_on_real_nodes_and_applications_read_synced_values() {
         .unwrap();
 
     // helm install: the local image, host network, both replicas Ready through the real probes.
-    for ns in [NS, APP_NS] {
-        cluster.kubectl_ok("create namespaces", &["create", "namespace", ns], "");
-    }
-    let ca_file = cluster.images.dir.path().join("emulator-ca.crt");
-    std::fs::write(&ca_file, &cluster.emulator.ca_pem).unwrap();
-    cluster.kubectl_ok(
-        "create the emulator CA ConfigMap",
-        &[
-            "create",
-            "configmap",
-            "emulator-ca",
-            "-n",
-            NS,
-            &format!("--from-file=ca.crt={}", ca_file.display()),
-        ],
-        "",
-    );
-    let values_file = cluster.images.dir.path().join("values.json");
-    std::fs::write(&values_file, chart_values(&cluster)).unwrap();
+    cluster.kubectl_ok("create namespace", &["create", "namespace", APP_NS], "");
     let chart = std::env::var("VAULTSYNC_NODE_TEST_CHART")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/charts/vaultsync").into());
     let installed = Instant::now();
-    let out = cluster.helm(&[
-        "install",
-        "vaultsync",
-        &chart,
-        "-n",
-        NS,
-        "-f",
-        values_file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "step 'helm install' failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let operators = ready_operator_pods(&cluster, &client, "operator pods Running and Ready").await;
+    cluster.install_chart(&chart);
+    let operators = cluster
+        .ready_operator_pods(&client, "operator pods Running and Ready")
+        .await;
     eprintln!(
         "figure: helm install -> both operator pods Ready in {:?}",
         since(installed)
@@ -740,8 +668,9 @@ async fn the_chart_runs_on_real_nodes_and_applications_read_synced_values() {
     );
 
     // PodDisruptionBudget: evicting one of two Ready replicas is allowed, the last one is refused.
-    let operators =
-        ready_operator_pods(&cluster, &client, "both replicas Ready before eviction").await;
+    let operators = cluster
+        .ready_operator_pods(&client, "both replicas Ready before eviction")
+        .await;
     let leader = the_leader(&cluster, &client, &operators, "leader before eviction").await;
     let standby = operators
         .iter()
@@ -796,7 +725,9 @@ async fn the_chart_runs_on_real_nodes_and_applications_read_synced_values() {
     }
 
     // Leader handover: delete the leader pod; the other replica takes over and syncs a rotation.
-    let operators = ready_operator_pods(&cluster, &client, "replacement replica Ready").await;
+    let operators = cluster
+        .ready_operator_pods(&client, "replacement replica Ready")
+        .await;
     let leader = the_leader(&cluster, &client, &operators, "leader before deletion").await;
     let deleted = Instant::now();
     pod_api

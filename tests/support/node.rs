@@ -23,6 +23,10 @@ pub const OPERATOR_IMAGE: &str = "localhost/vaultsync/vaultsync:testenv";
 pub const APP_IMAGE: &str = "localhost/vaultsync-testenv/app:1";
 /// Entra tenant of the test identities.
 pub const TENANT: &str = "00000000-0000-0000-0000-0000000000bb";
+/// The release namespace.
+pub const NS: &str = "vaultsync-system";
+/// Selector of the operator pods.
+pub const OPERATOR_PODS: &str = "app.kubernetes.io/name=vaultsync";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -59,8 +63,8 @@ pub struct Images {
     pub app: PathBuf,
 }
 
-/// Builds the operator image (from `CARGO_BIN_EXE_vaultsync`) and the app image.
-pub fn build_images() -> Images {
+/// Builds the operator image around `binary` (this build's `vaultsync`) and the app image.
+pub fn build_images(binary: &Path) -> Images {
     let dir = ScratchDir::new("images");
     let build = |args: &[&str]| {
         let out = Command::new(repo().join("hack/build-images.sh"))
@@ -75,7 +79,7 @@ pub fn build_images() -> Images {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    build(&["operator", env!("CARGO_BIN_EXE_vaultsync")]);
+    build(&["operator", binary.to_str().expect("a UTF-8 path")]);
     build(&["app"]);
     Images {
         operator: dir.path().join("vaultsync.tar"),
@@ -201,6 +205,90 @@ impl Cluster {
 
     pub async fn client(&self) -> Client {
         self.plane.client().await.unwrap()
+    }
+
+    /// The chart's values for this cluster: the local image, host network, and the emulator on
+    /// the host as authority and vault (its CA from a ConfigMap), the API server on 127.0.0.1.
+    pub fn chart_values(&self) -> String {
+        let port = self.plane.server_url().rsplit(':').next().unwrap();
+        let (repository, tag) = OPERATOR_IMAGE.rsplit_once(':').unwrap();
+        serde_json::json!({
+            "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+            "hostNetwork": true,
+            "tenantId": TENANT,
+            "logFormat": "text",
+            "leaderElection": {
+                "enabled": true, "leaseName": "vaultsync-leader",
+                "leaseDuration": "6s", "renewDeadline": "4s", "retryPeriod": "1s",
+            },
+            "extraArgs": [
+                format!("--authority-host={}", self.emulator.authority_host),
+                "--extra-ca-file=/etc/vaultsync/emulator/ca.crt",
+                "--allowed-vault-hosts=.vault.localhost",
+                "--allow-loopback-hosts",
+            ],
+            "extraEnv": [
+                {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+                {"name": "KUBERNETES_SERVICE_PORT", "value": port},
+                {"name": "RUST_LOG", "value": "info,kube=warn"},
+            ],
+            "extraVolumes": [{"name": "emulator-ca", "configMap": {"name": "emulator-ca"}}],
+            "extraVolumeMounts": [
+                {"name": "emulator-ca", "mountPath": "/etc/vaultsync/emulator", "readOnly": true}
+            ],
+        })
+        .to_string()
+    }
+
+    /// `helm install vaultsync CHART -n vaultsync-system` with [`Cluster::chart_values`], after
+    /// creating the namespace and the emulator CA ConfigMap.
+    pub fn install_chart(&self, chart: &str) {
+        self.kubectl_ok("create namespace", &["create", "namespace", NS], "");
+        let ca_file = self.images.dir.path().join("emulator-ca.crt");
+        std::fs::write(&ca_file, &self.emulator.ca_pem).unwrap();
+        self.kubectl_ok(
+            "create the emulator CA ConfigMap",
+            &[
+                "create",
+                "configmap",
+                "emulator-ca",
+                "-n",
+                NS,
+                &format!("--from-file=ca.crt={}", ca_file.display()),
+            ],
+            "",
+        );
+        let values_file = self.images.dir.path().join("values.json");
+        std::fs::write(&values_file, self.chart_values()).unwrap();
+        let out = self.helm(&[
+            "install",
+            "vaultsync",
+            chart,
+            "-n",
+            NS,
+            "-f",
+            values_file.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "step 'helm install' failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until both operator pods (and no others) are Running and Ready.
+    pub async fn ready_operator_pods(&self, client: &Client, step: &str) -> Vec<Pod> {
+        let hint = self.logs_hint();
+        eventually(step, Duration::from_secs(120), &hint, || async {
+            let pods = pods(client, NS, OPERATOR_PODS).await;
+            let ready: Vec<Pod> = pods.iter().filter(|p| is_ready(p)).cloned().collect();
+            if ready.len() == 2 && pods.len() == 2 {
+                Ok(ready)
+            } else {
+                Err(format!("operator pods: {}", describe(&pods)))
+            }
+        })
+        .await
     }
 
     /// Where to look when a step fails.
