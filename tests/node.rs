@@ -22,7 +22,7 @@ use vaultsync_emulator::{CertificateImport, Permission, SecretOptions};
 
 use support::node::{
     APP_IMAGE, Cluster, NS, OPERATOR_IMAGE, OPERATOR_PODS, ScratchDir, TENANT, build_images,
-    describe, eventually, http_get, is_ready, pods, read_in_container,
+    describe, eventually, http_get, pods, read_in_container,
 };
 
 const APP_NS: &str = "shop";
@@ -287,16 +287,11 @@ fn consumers() -> String {
 }
 
 async fn ready_pod(cluster: &Cluster, client: &Client, app: &str) -> Pod {
-    let hint = cluster.logs_hint();
     let step = format!("pod of Deployment {app} Ready");
-    eventually(&step, Duration::from_secs(90), &hint, || async {
-        let pods = pods(client, APP_NS, &format!("app={app}")).await;
-        match pods.iter().find(|p| is_ready(p)) {
-            Some(pod) => Ok(pod.clone()),
-            None => Err(describe(&pods)),
-        }
-    })
-    .await
+    cluster
+        .ready_pods(client, APP_NS, &format!("app={app}"), 1, &step)
+        .await
+        .remove(0)
 }
 
 fn logs(cluster: &Cluster, pod: &Pod, ns: &str) -> String {

@@ -278,17 +278,30 @@ impl Cluster {
 
     /// Waits until both operator pods (and no others) are Running and Ready.
     pub async fn ready_operator_pods(&self, client: &Client, step: &str) -> Vec<Pod> {
-        let hint = self.logs_hint();
-        eventually(step, Duration::from_secs(120), &hint, || async {
-            let pods = pods(client, NS, OPERATOR_PODS).await;
-            let ready: Vec<Pod> = pods.iter().filter(|p| is_ready(p)).cloned().collect();
-            if ready.len() == 2 && pods.len() == 2 {
-                Ok(ready)
-            } else {
-                Err(format!("operator pods: {}", describe(&pods)))
-            }
-        })
+        self.ready_pods(client, NS, OPERATOR_PODS, 2, step).await
+    }
+
+    /// Waits until exactly `count` pods match `selector` and all are Ready; panics naming `step`,
+    /// the pods' states and the kubelet log to read.
+    pub async fn ready_pods(
+        &self,
+        client: &Client,
+        ns: &str,
+        selector: &str,
+        count: usize,
+        step: &str,
+    ) -> Vec<Pod> {
+        let nodes: Vec<&Node> = self.nodes.iter().collect();
+        vaultsync_testenv::wait_pods_ready(
+            client,
+            ns,
+            selector,
+            count,
+            &nodes,
+            Duration::from_secs(120),
+        )
         .await
+        .unwrap_or_else(|e| panic!("{step}: {e}"))
     }
 
     /// Where to look when a step fails.
@@ -421,47 +434,12 @@ pub async fn pods(client: &Client, ns: &str, selector: &str) -> Vec<Pod> {
 
 /// Whether the pod is Running with its Ready condition True.
 pub fn is_ready(pod: &Pod) -> bool {
-    let Some(status) = pod.status.as_ref() else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && pod.metadata.deletion_timestamp.is_none()
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    vaultsync_testenv::pod_is_ready(pod)
 }
 
 /// A short description of pods for failure messages (phase, readiness, container states).
 pub fn describe(pods: &[Pod]) -> String {
-    pods.iter()
-        .map(|p| {
-            let status = p.status.clone().unwrap_or_default();
-            let waiting: Vec<String> = status
-                .container_statuses
-                .iter()
-                .flatten()
-                .filter_map(|c| {
-                    let w = c.state.as_ref()?.waiting.as_ref()?;
-                    Some(format!(
-                        "{}: {} {}",
-                        c.name,
-                        w.reason.clone().unwrap_or_default(),
-                        w.message.clone().unwrap_or_default()
-                    ))
-                })
-                .collect();
-            format!(
-                "{} on {:?}: {:?} ready={} {waiting:?}",
-                p.metadata.name.clone().unwrap_or_default(),
-                p.spec.as_ref().and_then(|s| s.node_name.clone()),
-                status.phase,
-                is_ready(p)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    vaultsync_testenv::describe_pods(pods)
 }
 
 /// `GET path` over plain HTTP/1.0 on a loopback address; returns the body.

@@ -22,7 +22,10 @@ mod tools;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::StartError;
-pub use node::{Footprint, Node, NodeHost, NodeOptions, ensure_node_script, loopback_address};
+pub use node::{
+    Footprint, Node, NodeHost, NodeOptions, describe_pods, ensure_node_script, loopback_address,
+    pod_is_ready, wait_pods_ready,
+};
 pub use process::{Watchdog, guard_pid, is_alive};
 pub use shared::{shared, unique_namespace};
 pub use tools::{ToolPaths, ensure_tools, ensure_tools_script};

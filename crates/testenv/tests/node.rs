@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::PostParams;
 use vaultsync_testenv::{
-    ControlPlane, ControlPlaneOptions, Footprint, Node, NodeOptions, StartError, loopback_address,
+    ControlPlane, ControlPlaneOptions, Footprint, Node, NodeOptions, StartError,
+    ensure_node_script, loopback_address, wait_pods_ready,
 };
 
 /// One control plane that accepts nodes, shared by this binary's tests (its watchdog removes it).
@@ -114,6 +115,38 @@ async fn node_gets_ready_runs_a_pod_and_teardown_leaves_nothing() {
         .unwrap_or_else(|e| panic!("{e}"));
     eprintln!("node Ready in {:?}", node.start_duration());
     run_sleeper(plane, &node, "sleeper").await;
+
+    // A pod whose image was never imported: the bounded wait says why and names the kubelet log.
+    let client = plane.client().await.unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), "default")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "stuck"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut stuck = pod("stuck", "localhost/never-imported:1");
+    stuck.metadata.labels = Some([("app".to_string(), "stuck".to_string())].into());
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &stuck)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = wait_pods_ready(
+        &client,
+        "default",
+        "app=stuck",
+        1,
+        &[&node],
+        Duration::from_secs(8),
+    )
+    .await
+    .expect_err("a pod without its image never gets Ready");
+    assert!(started.elapsed() < Duration::from_secs(20), "bounded");
+    let message = err.to_string();
+    assert!(message.contains("wait for pods Ready"), "{message}");
+    assert!(message.contains("ErrImageNeverPull"), "{message}");
+    assert_eq!(err.log(), Some(node.kubelet_log().as_path()), "{message}");
 
     // An archive that is not an image: the error names the step and the import log.
     let bogus = tempfile::NamedTempFile::new().unwrap();
@@ -294,4 +327,47 @@ fn killed_owner_leaves_no_node_behind() {
         assert!(Instant::now() < deadline, "the watchdog left {left:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// `hack/ensure-node.sh --check` on a machine without runc: one error naming the step and the fix.
+#[test]
+fn a_missing_runc_is_one_clear_error() {
+    let bin = tempfile::tempdir().unwrap();
+    // Everything the script uses, except runc.
+    for tool in [
+        "bash",
+        "env",
+        "id",
+        "ldd",
+        "cat",
+        "sha256sum",
+        "cut",
+        "tar",
+        "grep",
+        "mkdir",
+        "flock",
+        "containerd",
+        "ctr",
+        "busybox",
+        "openssl",
+    ] {
+        let path = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&path.stdout).trim().to_string();
+        assert!(!path.is_empty(), "{tool} is on this machine");
+        std::os::unix::fs::symlink(&path, bin.path().join(tool)).unwrap();
+    }
+    let out = std::process::Command::new(bin.path().join("bash"))
+        .arg(ensure_node_script())
+        .arg("--check")
+        .env("PATH", bin.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("step 'find"), "{stderr}");
+    assert!(stderr.contains("missing runc"), "{stderr}");
+    assert!(stderr.contains("run hack/ensure-node.sh"), "{stderr}");
 }

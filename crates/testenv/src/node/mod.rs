@@ -22,6 +22,7 @@
 
 mod config;
 mod host;
+mod pods;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use crate::control_plane::{free_port, kubeconfig_json};
 use crate::process::{ManagedProcess, Watchdog};
 use crate::{ControlPlane, StartError, pki};
 pub use host::{NodeHost, ensure_node_script};
+pub use pods::{describe_pods, pod_is_ready, wait_pods_ready};
 
 /// The bash sweep run at teardown and by the watchdog.
 const SWEEP: &str = include_str!("sweep.sh");
