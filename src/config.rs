@@ -90,6 +90,19 @@ pub struct RunConfig {
     /// Reconciles run at once.
     #[arg(long, env = "VAULTSYNC_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
+    /// Reconciles of one namespace run at once (both kinds together), so that one tenant's slow vault
+    /// cannot occupy every worker.
+    #[arg(long, env = "VAULTSYNC_NAMESPACE_CONCURRENCY", default_value_t = 4)]
+    pub namespace_concurrency: u16,
+    /// Longest a sync may take (vault reads and the Secret write) before it is abandoned and
+    /// retried with backoff.
+    #[arg(
+        long,
+        env = "VAULTSYNC_RECONCILE_TIMEOUT",
+        default_value = "60s",
+        value_parser = crate::duration::parse
+    )]
+    pub reconcile_timeout: Duration,
     /// Log format.
     #[arg(long, env = "VAULTSYNC_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormatArg,

@@ -178,3 +178,56 @@ async fn a_secret_created_while_the_vault_is_read_is_not_taken_over() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_refused_and_untouched(&t, "raced", "not managed by vaultsync").await;
 }
+
+/// Applies `count` single-item VaultSecrets `attack-N` in `t`'s namespace.
+fn many(t: &TestNamespace, count: usize) {
+    for n in 0..count {
+        t.apply(&format!("attack-{n}"), "  data:\n  - key: v\n    name: v\n");
+    }
+}
+
+/// How long a fresh VaultSecret in an unrelated namespace takes to sync while `attacker`'s
+/// resources are being reconciled.
+async fn bystander_sync_time(prefix: &str) -> Duration {
+    let bystander = test_namespace(prefix).await;
+    bystander.set("v", "calm-value");
+    let started = std::time::Instant::now();
+    bystander.apply("calm", "  data:\n  - key: v\n    name: v\n");
+    bystander.wait_reason("calm", "Synced", SYNC).await;
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_tarpitting_vault_does_not_hold_every_worker() {
+    let attacker = test_namespace("tarpit").await;
+    attacker.set("v", "slow-value");
+    world()
+        .control()
+        .set_fault(&attacker.vault, Fault::Latency(Duration::from_secs(45)));
+    many(&attacker, 24);
+    // Let the attacker's reconciles reach the vault and hang there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let took = bystander_sync_time("tarpit-calm").await;
+    eprintln!("bystander synced {took:?} after apply while a vault tarpits 24 resources");
+    assert!(took < Duration::from_secs(10), "bystander waited {took:?}");
+    world().control().clear_faults(&attacker.vault);
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_waited_out_by_requeueing() {
+    let attacker = test_namespace("throttle").await;
+    attacker.set("v", "throttled-value");
+    world().control().set_fault(
+        &attacker.vault,
+        Fault::Throttle {
+            retry_after: Some(120),
+            remaining: None,
+        },
+    );
+    many(&attacker, 24);
+    attacker.wait_reason("attack-0", "Throttled", SYNC).await;
+    let took = bystander_sync_time("throttle-calm").await;
+    eprintln!("bystander synced {took:?} after apply while a vault asks for a 120 s pause");
+    assert!(took < Duration::from_secs(10), "bystander waited {took:?}");
+    world().control().clear_faults(&attacker.vault);
+}

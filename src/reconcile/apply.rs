@@ -11,6 +11,18 @@ use crate::desired::secret::DesiredSecret;
 /// Field manager of every vaultsync write.
 pub const FIELD_MANAGER: &str = "vaultsync";
 
+/// Most data one Secret may hold: the API server refuses larger Secrets.
+pub const MAX_SECRET_DATA_BYTES: usize = 1024 * 1024;
+
+/// Bytes of the Secret's data as the API server counts them (keys and values).
+fn data_size(desired: &DesiredSecret) -> usize {
+    desired
+        .data
+        .iter()
+        .map(|(key, value)| key.len() + value.expose().len())
+        .sum()
+}
+
 /// What the apply step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -33,6 +45,13 @@ pub async fn apply(
 ) -> Result<Applied, SyncError> {
     if existing.is_some_and(|e| desired.is_satisfied_by(e)) {
         return Ok(Applied::Unchanged);
+    }
+    let size = data_size(desired);
+    if size > MAX_SECRET_DATA_BYTES {
+        return Err(SyncError::SecretTooLarge {
+            name: desired.name.clone(),
+            bytes: size,
+        });
     }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     if let Some((replacement, action)) = replacement(namespace, desired, existing, adopt) {

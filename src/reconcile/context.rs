@@ -8,17 +8,30 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Schedule;
 use super::clock::{Clock, SystemClock};
+use super::fairness::NamespaceSlots;
 use crate::telemetry::Metrics;
 use crate::vault::host::HostPolicy;
 use crate::vault::shared::SharedVault;
 
 /// Operator-wide settings the reconcilers need.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Tenant used when a ServiceAccount has no `azure.workload.identity/tenant-id`.
     pub default_tenant: Option<String>,
     /// The vault hosts resources may name.
     pub vault_hosts: HostPolicy,
+    /// Longest a due sync may take before it is abandoned (and retried with backoff).
+    pub reconcile_timeout: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default_tenant: None,
+            vault_hosts: HostPolicy::default(),
+            reconcile_timeout: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// Everything a reconcile needs, shared by all of them.
@@ -39,6 +52,8 @@ pub struct Context {
     pub schedule: Schedule,
     /// Where reconciles read the time.
     pub clock: Arc<dyn Clock>,
+    /// Reconcile slots per namespace.
+    pub slots: NamespaceSlots,
 }
 
 impl Context {
@@ -60,6 +75,15 @@ impl Context {
             settings,
             schedule: Schedule::default(),
             clock: Arc::new(SystemClock),
+            slots: NamespaceSlots::default(),
+        }
+    }
+
+    /// Lets at most `per_namespace` reconciles of one namespace run at once.
+    pub fn with_namespace_slots(self, per_namespace: usize) -> Self {
+        Context {
+            slots: NamespaceSlots::new(per_namespace),
+            ..self
         }
     }
 

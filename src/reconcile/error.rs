@@ -95,6 +95,12 @@ pub enum SyncError {
     /// The certificate's key and chain could not be turned into a TLS Secret.
     #[error("the vault certificate cannot be used: {0}")]
     Certificate(#[from] vaultsync_tls::TlsError),
+    /// Converting the key and chain took too long (a hostile or broken certificate).
+    #[error(
+        "converting the certificate took longer than {}s; the certificate is refused",
+        .0.as_secs()
+    )]
+    ConversionTimedOut(Duration),
     /// Reading the Secret holding the keystore password failed.
     #[error("failed to read keystore password Secret {name}: {source}")]
     ReadKeystorePassword {
@@ -107,6 +113,17 @@ pub enum SyncError {
     /// The keystore password Secret is missing or unusable.
     #[error("keystore password unavailable: {0}")]
     KeystorePassword(String),
+    /// The Secret would hold more data than the API server accepts.
+    #[error(
+        "Secret {name} would hold {bytes} bytes of data, more than the 1 MiB Kubernetes accepts; \
+         select fewer or smaller vault secrets"
+    )]
+    SecretTooLarge {
+        /// The target Secret's name.
+        name: String,
+        /// Its data size.
+        bytes: usize,
+    },
     /// Writing the target Secret failed.
     #[error("failed to {action} {name}: {source}")]
     ApplySecret {
@@ -118,6 +135,12 @@ pub enum SyncError {
         #[source]
         source: kube::Error,
     },
+    /// The sync did not finish within the reconcile deadline (a slow or stalling vault).
+    #[error(
+        "the sync did not finish within {}s; the vault or the network is too slow",
+        .0.as_secs()
+    )]
+    DeadlineExceeded(Duration),
     /// Writing the resource's status failed.
     #[error("failed to write the status: {0}")]
     WriteStatus(#[source] kube::Error),
@@ -158,8 +181,11 @@ impl SyncError {
             },
             SyncError::CertificateFormat(_) => reason::CERTIFICATE_FORMAT_UNSUPPORTED,
             SyncError::Certificate(e) => e.reason(),
+            SyncError::ConversionTimedOut(_) => reason::CERTIFICATE_CONVERSION_TIMED_OUT,
             SyncError::KeystorePassword(_) => reason::KEYSTORE_PASSWORD_UNAVAILABLE,
             SyncError::ApplySecret { .. } => reason::APPLY_FAILED,
+            SyncError::SecretTooLarge { .. } => reason::SECRET_TOO_LARGE,
+            SyncError::DeadlineExceeded(_) => reason::VAULT_UNAVAILABLE,
         }
     }
 
@@ -197,6 +223,7 @@ fn vault_reason(kind: VaultErrorKind) -> &'static str {
         VaultErrorKind::Throttled => reason::THROTTLED,
         VaultErrorKind::Unavailable => reason::VAULT_UNAVAILABLE,
         VaultErrorKind::Invalid => reason::VAULT_REQUEST_INVALID,
+        VaultErrorKind::TooLarge => reason::VAULT_RESPONSE_TOO_LARGE,
     }
 }
 

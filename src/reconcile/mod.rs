@@ -23,6 +23,7 @@ mod commit;
 mod conditions;
 mod context;
 mod error;
+pub mod fairness;
 pub mod guard;
 pub mod identity;
 mod kind;
@@ -44,6 +45,9 @@ pub use error::{Retry, SyncError};
 pub use kind::{Extension, Kind, Refresh, Written};
 pub use schedule::{ObjectKey, Schedule};
 
+/// How soon a reconcile that found its namespace's slots taken comes back.
+const SLOT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A target type admission refuses, on an object stored before that rule existed.
 fn protected_target<K: Kind>(resource: &K) -> Option<SyncError> {
     let type_ = resource.target().type_.as_deref()?;
@@ -56,7 +60,13 @@ fn protected_target<K: Kind>(resource: &K) -> Option<SyncError> {
 /// returned error only covers failing to write that status.
 pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Action, SyncError> {
     let resource = resource.as_ref();
-    let entry = ctx.schedule.get(&ObjectKey::of(resource));
+    let key = ObjectKey::of(resource);
+    let Some(_slot) = ctx.slots.try_take(&key.namespace) else {
+        // The namespace has its share of workers busy: give this one back, look again shortly.
+        let roll = rand::random_range(-1.0..=1.0);
+        return Ok(Action::requeue(requeue::spread(SLOT_RETRY, 0.5, roll)));
+    };
+    let entry = ctx.schedule.get(&key);
     let plan = plan::plan(resource, entry, ctx.clock.now());
     let spec_error = plan
         .spec_error()
@@ -66,7 +76,10 @@ pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<A
         (Some(err), _) => Err(err),
         (None, Some(last)) => steps::recheck(resource, &ctx, &plan.key, last).await,
         (None, None) => {
-            let result = resource.sync(&ctx, &plan).await;
+            let deadline = ctx.settings.reconcile_timeout;
+            let result = tokio::time::timeout(deadline, resource.sync(&ctx, &plan))
+                .await
+                .unwrap_or(Err(SyncError::DeadlineExceeded(deadline)));
             if result.is_err() {
                 steps::restore_after_failure(resource, &ctx, &plan).await;
             }

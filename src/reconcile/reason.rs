@@ -23,10 +23,15 @@ pub const SECRET_DISABLED: &str = "SecretDisabled";
 pub const THROTTLED: &str = "Throttled";
 /// The vault or the network failed; vaultsync retries with backoff.
 pub const VAULT_UNAVAILABLE: &str = "VaultUnavailable";
+/// The vault answered with more than any real vault sends (a body over 4 MiB, a listing past
+/// its page or item limit); the answer is refused.
+pub const VAULT_RESPONSE_TOO_LARGE: &str = "VaultResponseTooLarge";
 /// The vault rejected the request as malformed.
 pub const VAULT_REQUEST_INVALID: &str = "VaultRequestInvalid";
 /// A Secret of the target name exists and vaultsync may not take it over.
 pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
+/// The Secret would exceed the 1 MiB of data Kubernetes accepts.
+pub const SECRET_TOO_LARGE: &str = "SecretTooLarge";
 /// Writing the Secret to the API server failed.
 pub const APPLY_FAILED: &str = "ApplyFailed";
 /// Reading from the API server failed.
@@ -37,6 +42,8 @@ pub const CERTIFICATE_NOT_FOUND: &str = "CertificateNotFound";
 pub const CERTIFICATE_DISABLED: &str = "CertificateDisabled";
 /// The certificate's backing secret is neither PKCS#12 nor PEM.
 pub const CERTIFICATE_FORMAT_UNSUPPORTED: &str = "CertificateFormatUnsupported";
+/// Converting the certificate's key and chain took too long; the certificate is refused.
+pub const CERTIFICATE_CONVERSION_TIMED_OUT: &str = "CertificateConversionTimedOut";
 /// The Secret holding the PKCS#12 keystore password is missing or lacks the key.
 pub const KEYSTORE_PASSWORD_UNAVAILABLE: &str = "KeystorePasswordUnavailable";
 /// Condition type: the certificate's notAfter is within `renewBefore`.

@@ -83,6 +83,7 @@ struct Inner {
     since_last_sync: Family<ObjectLabels, Gauge>,
     cert_expiry: Family<CertLabels, Gauge>,
     leader: Gauge,
+    insecure: Gauge,
     /// Source of truth for `since_last_sync` (families cannot be iterated); its lock also keeps
     /// the two per-object sync families consistent with each other.
     sync_times: Mutex<HashMap<ObjectLabels, i64>>,
@@ -183,6 +184,13 @@ impl Metrics {
             None,
             Gauge::default(),
         );
+        let insecure = register(
+            r,
+            "vaultsync_insecure_challenge_verification_disabled",
+            "1 when Key Vault challenge-resource verification is turned off (emulators only)",
+            None,
+            Gauge::default(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -194,6 +202,7 @@ impl Metrics {
                 since_last_sync,
                 cert_expiry,
                 leader,
+                insecure,
                 sync_times: Mutex::new(HashMap::new()),
             }),
         }
@@ -286,6 +295,11 @@ impl Metrics {
     /// Sets `vaultsync_leader` to 1 when this process may reconcile, else 0.
     pub fn set_leader(&self, leading: bool) {
         self.inner.leader.set(i64::from(leading));
+    }
+
+    /// Sets `vaultsync_insecure_challenge_verification_disabled`.
+    pub fn set_challenge_verification_disabled(&self, disabled: bool) {
+        self.inner.insecure.set(i64::from(disabled));
     }
 
     /// Encodes every metric in the OpenMetrics text format (ending in `# EOF`).

@@ -34,6 +34,12 @@ pub enum VaultError {
         /// What went wrong.
         detail: String,
     },
+    /// The vault's answer is larger than any real one (a hostile or broken vault).
+    #[error("{detail}")]
+    TooLarge {
+        /// What was too large.
+        detail: String,
+    },
     /// The request itself was invalid (bad name, bad version, malformed URL).
     #[error("the vault rejected the request: {detail}")]
     Invalid {
@@ -59,6 +65,8 @@ pub enum VaultErrorKind {
     Unavailable,
     /// See [`VaultError::Invalid`].
     Invalid,
+    /// See [`VaultError::TooLarge`].
+    TooLarge,
 }
 
 impl VaultError {
@@ -72,6 +80,7 @@ impl VaultError {
             VaultError::Throttled { .. } => VaultErrorKind::Throttled,
             VaultError::Unavailable { .. } => VaultErrorKind::Unavailable,
             VaultError::Invalid { .. } => VaultErrorKind::Invalid,
+            VaultError::TooLarge { .. } => VaultErrorKind::TooLarge,
         }
     }
 }
@@ -87,6 +96,7 @@ impl VaultErrorKind {
             VaultErrorKind::Throttled => "throttled",
             VaultErrorKind::Unavailable => "unavailable",
             VaultErrorKind::Invalid => "invalid",
+            VaultErrorKind::TooLarge => "too_large",
         }
     }
 }

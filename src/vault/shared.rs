@@ -67,6 +67,20 @@ type InFlight<K, T> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Result<T, V
 /// Receives (operation, outcome) for each request sent to a vault; used for metrics.
 pub type Observer = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
 
+/// Longest a request waits for the vault's token bucket before the reconcile gives its worker
+/// back and requeues: beyond it, demand exceeds the budget anyway.
+const MAX_BUDGET_WAIT: Duration = Duration::from_secs(2);
+
+/// What the limiter says to one request.
+enum Permit {
+    /// Send it now.
+    Go,
+    /// A token is free after this long.
+    Wait(Duration),
+    /// The vault asked for a pause (Retry-After) that ends after this long.
+    Closed(Duration),
+}
+
 /// Token bucket plus a "closed until" instant set by throttling answers.
 struct Limiter {
     tokens: f64,
@@ -193,12 +207,27 @@ impl SharedVault {
         call: impl Future<Output = Result<T, VaultError>>,
     ) -> Result<T, VaultError> {
         let vault = access.vault_url.to_ascii_lowercase();
+        let mut waited = Duration::ZERO;
         loop {
-            let wait = self.reserve(&vault);
-            if wait.is_zero() {
-                break;
+            match self.reserve(&vault) {
+                Permit::Go => break,
+                // Paused by the vault's Retry-After: the caller requeues rather than holding a
+                // reconcile worker asleep.
+                Permit::Closed(remaining) => {
+                    return Err(VaultError::Throttled {
+                        retry_after: Some(remaining),
+                    });
+                }
+                Permit::Wait(wait) if waited + wait > MAX_BUDGET_WAIT => {
+                    return Err(VaultError::Throttled {
+                        retry_after: Some(wait.max(Duration::from_secs(1))),
+                    });
+                }
+                Permit::Wait(wait) => {
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                }
             }
-            tokio::time::sleep(wait).await;
         }
         let result = call.await;
         if let Some(observer) = &self.observer {
@@ -220,8 +249,9 @@ impl SharedVault {
         result
     }
 
-    /// Takes a token if one is available now; otherwise returns how long to wait.
-    fn reserve(&self, vault: &str) -> Duration {
+    /// Takes a token if one is available now; otherwise says how long to wait, or that the
+    /// vault is paused.
+    fn reserve(&self, vault: &str) -> Permit {
         let now = Instant::now();
         let mut limiters = self.limiters.lock().expect("poisoned");
         let limiter = limiters.entry(vault.to_string()).or_insert(Limiter {
@@ -231,7 +261,7 @@ impl SharedVault {
         });
         if let Some(until) = limiter.closed_until {
             if until > now {
-                return until - now;
+                return Permit::Closed(until - now);
             }
             limiter.closed_until = None;
         }
@@ -241,9 +271,10 @@ impl SharedVault {
         limiter.refilled = now;
         if limiter.tokens >= 1.0 {
             limiter.tokens -= 1.0;
-            Duration::ZERO
+            Permit::Go
         } else {
-            Duration::from_secs_f64((1.0 - limiter.tokens) / self.options.requests_per_second)
+            let wait = (1.0 - limiter.tokens) / self.options.requests_per_second;
+            Permit::Wait(Duration::from_secs_f64(wait))
         }
     }
 }

@@ -61,6 +61,12 @@ pub enum TlsError {
         /// The leaf's notBefore as unix seconds.
         not_before_unix: i64,
     },
+    /// The backing secret is larger than any real certificate's (a hostile or broken vault).
+    #[error("certificate value is {0} bytes, more than the {max} accepted", max = crate::MAX_INPUT_BYTES)]
+    InputTooLarge(usize),
+    /// The bundle holds more certificates than any real chain (a hostile or broken vault).
+    #[error("{0} certificates found, more than the {max} a chain may hold", max = crate::MAX_CERTIFICATES)]
+    TooManyCertificates(usize),
     /// Writing the PKCS#12 keystore output failed.
     #[error("could not build PKCS#12 keystore: {0}")]
     Pkcs12Encode(String),
@@ -78,6 +84,7 @@ impl TlsError {
             TlsError::NoCertificate => "CertificateMissing",
             TlsError::NoPrivateKey => "PrivateKeyMissing",
             TlsError::MultiplePrivateKeys(_) => "MultiplePrivateKeys",
+            TlsError::InputTooLarge(_) | TlsError::TooManyCertificates(_) => "CertificateTooLarge",
             TlsError::InvalidPrivateKey(_) => "PrivateKeyInvalid",
             TlsError::KeyMismatch => "KeyMismatch",
             TlsError::UnsupportedKey(_) => "KeyAlgorithmUnsupported",
@@ -113,6 +120,7 @@ mod tests {
             TlsError::Expired { not_after_unix: 0 },
             TlsError::NotYetValid { not_before_unix: 0 },
             TlsError::Pkcs12Encode(String::new()),
+            TlsError::TooManyCertificates(33),
         ];
         let mut seen = std::collections::HashSet::new();
         for e in &all {

@@ -24,6 +24,9 @@ pub(crate) fn decode(value: &str, format: BackingFormat) -> Result<Material, Tls
         BackingFormat::Pkcs12 => from_pkcs12(value)?,
         BackingFormat::Pem => from_pem(value)?,
     };
+    if certs.len() > crate::MAX_CERTIFICATES {
+        return Err(TlsError::TooManyCertificates(certs.len()));
+    }
     let mut unique: Vec<Vec<u8>> = Vec::with_capacity(certs.len());
     for cert in certs {
         if !unique.contains(&cert) {

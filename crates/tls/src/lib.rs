@@ -28,6 +28,13 @@ pub use error::TlsError;
 pub use keystore::KEYSTORE_ALIAS;
 pub use options::{BackingFormat, CaSource, ConvertOptions, KeyFormat};
 
+/// Largest backing secret accepted, in bytes. Key Vault caps secrets at 25 KB; a certificate
+/// with its chain stays far below this.
+pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
+/// Most certificates one backing secret may hold (leaf, intermediates and root, with room to
+/// spare): chain building is quadratic in it.
+pub const MAX_CERTIFICATES: usize = 32;
+
 /// Converts a backing secret `value` in `format` into TLS Secret files.
 ///
 /// The leaf is the certificate matching the private key; its chain is
@@ -40,6 +47,9 @@ pub fn convert(
     format: BackingFormat,
     options: &ConvertOptions,
 ) -> Result<TlsBundle, TlsError> {
+    if value.len() > MAX_INPUT_BYTES {
+        return Err(TlsError::InputTooLarge(value.len()));
+    }
     let material = input::decode(value, format)?;
     let certs = parse_certificates(&material.certs)?;
     let key = &material.key;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use azure_core::error::ErrorKind;
 
+use super::transport::RESPONSE_TOO_LARGE;
 use crate::vault::VaultError;
 
 /// Classifies one failed call to the vault at `vault_url`.
@@ -48,6 +49,9 @@ pub fn classify(err: &azure_core::Error, vault_url: &str) -> VaultError {
                 _ => VaultError::Unavailable { detail },
             }
         }
+        _ if chain(err).iter().any(|l| l.contains(RESPONSE_TOO_LARGE)) => VaultError::TooLarge {
+            detail: format!("the vault's {}", first_line(&err.to_string())),
+        },
         ErrorKind::Credential => VaultError::Authentication {
             detail: root_cause(err, vault_url),
         },
@@ -58,8 +62,9 @@ pub fn classify(err: &azure_core::Error, vault_url: &str) -> VaultError {
 }
 
 /// Wrappers that say a failure happened without saying which: dropped from messages.
-const UNINFORMATIVE: [&str; 2] = [
+const UNINFORMATIVE: [&str; 3] = [
     "retry policy expired and the request will no longer be retried",
+    "non-transport error occurred which will not be retried",
     "client error (Connect)",
 ];
 

@@ -4,6 +4,7 @@
 
 mod assertion;
 mod classify;
+mod retry;
 mod transport;
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
+use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_identity::{ClientAssertionCredential, ClientAssertionCredentialOptions};
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
 use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
@@ -27,6 +28,11 @@ use super::{
     CertificateBundle, Identity, SecretBundle, SecretProperties, SecretValue, VaultAccess,
     VaultError, VaultProvider,
 };
+
+/// Most pages of one listing followed (Key Vault pages hold 25 secrets).
+const MAX_LISTING_PAGES: usize = 2_000;
+/// Most secrets one listing may hold.
+const MAX_LISTED_SECRETS: usize = 50_000;
 
 /// Settings of the Azure provider.
 #[derive(Clone, Debug, Default)]
@@ -64,7 +70,10 @@ impl AzureVault {
         Ok(AzureVault {
             kube,
             options,
-            transport: Transport::new(Arc::new(http)),
+            transport: Transport::new(Arc::new(transport::BoundedBodies::new(
+                Arc::new(http),
+                transport::MAX_RESPONSE_BYTES,
+            ))),
             credentials: Mutex::default(),
             clients: Mutex::default(),
         })
@@ -75,12 +84,7 @@ impl AzureVault {
             transport: Some(self.transport.clone()),
             // A couple of quick retries inside the SDK; longer waits belong to the operator's
             // per-object backoff and per-vault limiter, which see every resource at once.
-            retry: RetryOptions::exponential(ExponentialRetryOptions {
-                initial_delay: azure_core::time::Duration::milliseconds(200),
-                max_retries: 2,
-                max_total_elapsed: azure_core::time::Duration::seconds(20),
-                ..Default::default()
-            }),
+            retry: RetryOptions::custom(Arc::new(retry::QuickRetries)),
             ..Default::default()
         };
         if let Some(host) = &self.options.authority_host {
@@ -178,11 +182,27 @@ impl VaultProvider for AzureVault {
     ) -> Result<Vec<SecretProperties>, VaultError> {
         let clients = self.clients(access)?;
         let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
-        let pager = clients
+        let mut pages = clients
             .secrets
             .list_secret_properties(None)
-            .map_err(classify_list)?;
-        let items: Vec<_> = pager.try_collect().await.map_err(classify_list)?;
+            .map_err(classify_list)?
+            .into_pages();
+        let mut items = Vec::new();
+        let mut count = 0usize;
+        // A vault that keeps answering with a next link (or huge pages) is refused, not followed
+        // forever.
+        while let Some(page) = pages.try_next().await.map_err(classify_list)? {
+            count += 1;
+            items.extend(page.into_model().map_err(classify_list)?.value);
+            if count > MAX_LISTING_PAGES || items.len() > MAX_LISTED_SECRETS {
+                return Err(VaultError::TooLarge {
+                    detail: format!(
+                        "the secret listing runs past {MAX_LISTING_PAGES} pages or \
+                         {MAX_LISTED_SECRETS} secrets; refusing the rest"
+                    ),
+                });
+            }
+        }
         Ok(items
             .into_iter()
             .map(|item| {

@@ -7,6 +7,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use azure_core::error::ErrorKind;
+use azure_core::http::headers::HeaderName;
+use azure_core::http::{AsyncRawResponse, HttpClient, Request};
+use futures::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Resolves `localhost` and `*.localhost` to 127.0.0.1 and everything else through the system.
@@ -28,6 +32,61 @@ impl Resolve for LoopbackAwareResolver {
             let addrs: Addrs = Box::new(resolved.collect::<Vec<_>>().into_iter());
             Ok(addrs)
         })
+    }
+}
+
+/// Largest response body read from a vault or the authority. Key Vault secrets hold at most
+/// 25 KB; a listing page of 25 items is a few KB.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Text of the error a too-large response ends with; classification looks for it.
+pub const RESPONSE_TOO_LARGE: &str = "response body is larger than";
+
+/// An [`HttpClient`] that refuses response bodies over a size: a hostile vault cannot make the
+/// operator buffer megabytes (the SDK reads whole bodies into memory).
+#[derive(Debug)]
+pub struct BoundedBodies {
+    inner: Arc<dyn HttpClient>,
+    max: usize,
+}
+
+impl BoundedBodies {
+    /// Wraps `inner`, refusing bodies over `max` bytes.
+    pub fn new(inner: Arc<dyn HttpClient>, max: usize) -> Self {
+        BoundedBodies { inner, max }
+    }
+
+    fn too_large(max: usize) -> azure_core::Error {
+        azure_core::Error::with_message(
+            ErrorKind::DataConversion,
+            format!("{RESPONSE_TOO_LARGE} {max} bytes; refusing it"),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for BoundedBodies {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let response = self.inner.execute_request(request).await?;
+        let max = self.max;
+        let declared = response
+            .headers()
+            .get_optional_str(&HeaderName::from_static("content-length"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if declared.is_some_and(|length| length > max) {
+            return Err(Self::too_large(max));
+        }
+        let (status, headers, body) = response.deconstruct();
+        let mut read = 0usize;
+        let bounded = body.map(move |chunk| {
+            let chunk = chunk?;
+            read += chunk.len();
+            if read > max {
+                return Err(Self::too_large(max));
+            }
+            Ok(chunk)
+        });
+        Ok(AsyncRawResponse::new(status, headers, Box::pin(bounded)))
     }
 }
 
@@ -74,6 +133,55 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+
+    /// Serves one response: `head` then `body_bytes` zero bytes (or until the client hangs up).
+    async fn serve_once(head: String, body_bytes: usize) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 2048];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            let chunk = vec![b'0'; 64 * 1024];
+            let mut sent = 0;
+            while sent < body_bytes {
+                if socket.write_all(&chunk).await.is_err() {
+                    return;
+                }
+                sent += chunk.len();
+            }
+        });
+        addr
+    }
+
+    async fn fetch(addr: std::net::SocketAddr) -> azure_core::Result<usize> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = BoundedBodies::new(Arc::new(http_client(None, false).unwrap()), 1024 * 1024);
+        let url = azure_core::http::Url::parse(&format!("http://{addr}/secrets")).unwrap();
+        let request = Request::new(url, azure_core::http::Method::Get);
+        let response = client.execute_request(&request).await?;
+        Ok(response.into_body().collect().await?.len())
+    }
+
+    #[tokio::test]
+    async fn a_response_declaring_fifty_megabytes_is_refused_before_reading() {
+        let fifty = 50 * 1024 * 1024;
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {fifty}\r\n\r\n");
+        let err = fetch(serve_once(head, 0).await).await.unwrap_err();
+        assert!(err.to_string().contains(RESPONSE_TOO_LARGE), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_endless_response_is_cut_at_the_limit() {
+        let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string();
+        let err = fetch(serve_once(head, 50 * 1024 * 1024).await)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(RESPONSE_TOO_LARGE), "{err}");
+        let small = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789".to_string();
+        assert_eq!(fetch(serve_once(small, 0).await).await.unwrap(), 10);
+    }
 
     #[tokio::test]
     async fn redirects_are_answered_not_followed() {

@@ -89,22 +89,45 @@ async fn the_token_bucket_spaces_requests_beyond_the_burst() {
     assert!(elapsed < Duration::from_millis(400), "{elapsed:?}");
 }
 
+/// The Retry-After a paused vault answers with at once, without a request.
+async fn deferred(vault: &SharedVault, client_id: &str) -> Duration {
+    let started = Instant::now();
+    let answer = vault.get_secret(&access(client_id), "db", None).await;
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no sleeping inside the call"
+    );
+    match answer {
+        Err(VaultError::Throttled {
+            retry_after: Some(after),
+        }) => after,
+        other => panic!("expected a deferral, got {other:?}"),
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_retry_after_closes_the_vault_for_that_long() {
+async fn a_retry_after_pauses_the_vault_for_every_identity_without_holding_the_caller() {
     let (fake, vault) = shared(SharingOptions::default());
     fake.fail_next([VaultError::Throttled {
         retry_after: Some(Duration::from_secs(7)),
     }]);
     let first = vault.get_secret(&access("c"), "db", None).await;
     assert!(matches!(first, Err(VaultError::Throttled { .. })));
-    let started = Instant::now();
+    assert_eq!(deferred(&vault, "other").await, Duration::from_secs(7));
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(deferred(&vault, "c").await, Duration::from_secs(4));
+    assert_eq!(
+        fake.calls("secret"),
+        1,
+        "deferred calls never reach the vault"
+    );
+    tokio::time::advance(Duration::from_secs(4)).await;
     vault
         .get_secret(&access("other"), "db", None)
         .await
         .unwrap();
-    let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(7), "{waited:?}");
-    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    assert_eq!(fake.calls("secret"), 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -114,7 +137,33 @@ async fn a_hostile_retry_after_is_capped() {
         retry_after: Some(Duration::from_secs(86_400)),
     }]);
     let _ = vault.get_secret(&access("c"), "db", None).await;
-    let started = Instant::now();
-    vault.get_secret(&access("c"), "db", None).await.unwrap();
-    assert_eq!(started.elapsed().as_secs(), 300);
+    assert_eq!(deferred(&vault, "c").await, Duration::from_secs(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn demand_beyond_the_budget_is_deferred_not_queued_for_long() {
+    let (fake, vault) = shared(SharingOptions {
+        requests_per_second: 1.0,
+        burst: 1.0,
+        ..SharingOptions::default()
+    });
+    let reader = access("c");
+    let names: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+    let reads = names
+        .iter()
+        .map(|name| vault.get_secret(&reader, name, None));
+    let answers = futures::future::join_all(reads).await;
+    let deferred = answers
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Err(VaultError::Throttled {
+                    retry_after: Some(_)
+                })
+            )
+        })
+        .count();
+    assert!(deferred >= 1, "{answers:?}");
+    assert_eq!(fake.calls("secret"), 4 - deferred);
 }
