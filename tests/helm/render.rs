@@ -47,6 +47,8 @@ fn default_render_is_cluster_wide_highly_available_and_hardened() {
         "--leader-election-namespace=vaultsync-system",
         "--leader-election-lease-name=vaultsync-leader",
         "--leader-election-lease-duration=15s",
+        "--namespace-concurrency=4",
+        "--reconcile-timeout=60s",
     ] {
         assert!(
             args.iter().any(|a| a == expected),
@@ -54,7 +56,7 @@ fn default_render_is_cluster_wide_highly_available_and_hardened() {
         );
     }
     assert!(
-        !args.iter().any(|a| a.starts_with("--namespace")),
+        !args.iter().any(|a| a.starts_with("--namespace=")),
         "{args:?}"
     );
 
@@ -159,6 +161,8 @@ fn restricted_render_grants_access_only_in_the_watched_namespaces() {
     let args = container_args(deployment);
     for expected in [
         "--namespace=team-a,team-b",
+        "--allowed-vault-hosts=vault.azure.net,.vault.usgovcloudapi.net",
+        "--namespace-concurrency=2",
         "--log-format=text",
         "--tenant-id=11111111-2222-3333-4444-555555555555",
     ] {

@@ -58,6 +58,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --metrics-addr={{ if .Values.hostNetwork }}$(POD_IP){{ else }}0.0.0.0{{ end }}:{{ .Values.metrics.port }}
 - --vault-requests-per-second={{ .Values.vaultRequestsPerSecond }}
 - --concurrency={{ .Values.concurrency }}
+- --namespace-concurrency={{ .Values.namespaceConcurrency }}
+- --reconcile-timeout={{ .Values.reconcileTimeout }}
+{{- with .Values.allowedVaultHosts }}
+- --allowed-vault-hosts={{ join "," . }}
+{{- end }}
 {{- with .Values.tenantId }}
 - --tenant-id={{ . }}
 {{- end }}
