@@ -216,6 +216,7 @@ impl Cluster {
             "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
             "hostNetwork": true,
             "tenantId": TENANT,
+            "allowedVaultHosts": [".vault.localhost"],
             "logFormat": "text",
             "leaderElection": {
                 "enabled": true, "leaseName": "vaultsync-leader",
@@ -224,7 +225,6 @@ impl Cluster {
             "extraArgs": [
                 format!("--authority-host={}", self.emulator.authority_host),
                 "--extra-ca-file=/etc/vaultsync/emulator/ca.crt",
-                "--allowed-vault-hosts=.vault.localhost",
                 "--allow-loopback-hosts",
             ],
             "extraEnv": [
