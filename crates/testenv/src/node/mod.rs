@@ -407,12 +407,13 @@ impl Node {
         }
     }
 
-    /// `ctr` against this node's containerd, in the CRI's namespace `k8s.io`.
+    /// `ctr` against this node's containerd, in the CRI's namespace `k8s.io`, bounded to 60 s
+    /// (a wedged containerd must not hang a test or its teardown).
     pub fn ctr(&self) -> Command {
         let mut cmd = Command::new(&self.ctr);
         cmd.arg("--address")
             .arg(self.dir.join("containerd.sock"))
-            .args(["--namespace", "k8s.io"]);
+            .args(["--namespace", "k8s.io", "--timeout", "60s"]);
         cmd
     }
 
