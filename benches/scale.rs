@@ -214,6 +214,7 @@ async fn main() {
                 let resource = VaultSecret::new(
                     &format!("vs{i}"),
                     VaultSecretSpec {
+                        on_vault_removal: Default::default(),
                         vault: VaultSource {
                             url: vault_url,
                             service_account_name: "app".into(),

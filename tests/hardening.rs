@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use support::kubectl_apply;
+use support::pki::{self, Alg, pem_bundle};
 use support::world::{TestNamespace, test_namespace, world};
 use vaultsync_emulator::Fault;
 
@@ -230,4 +231,179 @@ async fn a_long_retry_after_is_waited_out_by_requeueing() {
     eprintln!("bystander synced {took:?} after apply while a vault asks for a 120 s pause");
     assert!(took < Duration::from_secs(10), "bystander waited {took:?}");
     world().control().clear_faults(&attacker.vault);
+}
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn foreign_secrets_carrying_our_label_do_not_grow_the_operators_memory() {
+    let t = test_namespace("inflate").await;
+    // The operator is up and has listed the managed Secrets before the first reading.
+    t.set("v", "calm");
+    t.apply("calm", "  data:\n  - key: v\n    name: v\n");
+    t.wait_reason("calm", "Synced", SYNC).await;
+    let pid = world().operator_pid();
+    let before = rss_kib(pid);
+    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.ns);
+    let count = 100;
+    let megabyte = k8s_openapi::ByteString(vec![b'x'; 1000 * 1000]);
+    for n in 0..count {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(format!("bloat-{n}")),
+                labels: Some(
+                    [(
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "vaultsync".to_string(),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            data: Some([("blob".to_string(), megabyte.clone())].into()),
+            ..Default::default()
+        };
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    // The watch delivers them; a resource applied afterwards syncing shows it kept up.
+    t.apply("after", "  data:\n  - key: v\n    name: v\n");
+    t.wait_reason("after", "Synced", SYNC).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kib(pid);
+    let grown_mib = after.saturating_sub(before) / 1024;
+    eprintln!(
+        "operator RSS {} MiB before, {} MiB after {count} foreign 1 MB Secrets (+{grown_mib} MiB)",
+        before / 1024,
+        after / 1024
+    );
+    assert!(
+        grown_mib < 40,
+        "the cache kept foreign values: +{grown_mib} MiB"
+    );
+}
+
+/// Applies VaultSecret `name` reading `lone` explicitly and `{prefix}*` in bulk.
+fn explicit_and_bulk(t: &TestNamespace, name: &str, prefix: &str, policy: &str) {
+    t.apply(
+        name,
+        &format!(
+            "  onVaultRemoval: {policy}\n  data:\n  - key: lone\n    name: {prefix}lone\n  dataFrom:\n  - namePrefix: {prefix}bulk-\n"
+        ),
+    );
+}
+
+#[tokio::test]
+async fn vault_side_removal_keeps_or_removes_keys_as_configured() {
+    let t = test_namespace("removal").await;
+    let control = world().control();
+    for prefix in ["k-", "r-"] {
+        for name in ["lone", "bulk-one", "bulk-two"] {
+            t.set(&format!("{prefix}{name}"), &format!("{prefix}{name}-value"));
+        }
+    }
+    explicit_and_bulk(&t, "keep", "k-", "Keep");
+    explicit_and_bulk(&t, "remove", "r-", "Remove");
+    for name in ["keep", "remove"] {
+        t.wait_reason(name, "Synced", SYNC).await;
+        assert_eq!(t.secret_data(name).await.unwrap().len(), 3, "{name}");
+    }
+    for prefix in ["k-", "r-"] {
+        control
+            .delete_secret(&t.vault, &format!("{prefix}lone"))
+            .unwrap();
+        control
+            .set_secret_enabled(&t.vault, &format!("{prefix}bulk-one"), None, false)
+            .unwrap();
+    }
+    t.force_refresh("vaultsecret", "keep", "1");
+    t.force_refresh("vaultsecret", "remove", "1");
+
+    // Keep: the explicit item reports its removal, every key keeps its last value.
+    t.wait_reason("keep", "SecretNotFound", SYNC).await;
+    let kept = t.secret_data("keep").await.unwrap();
+    assert_eq!(kept.get("lone").map(String::as_str), Some("k-lone-value"));
+    assert_eq!(
+        kept.get("k-bulk-one").map(String::as_str),
+        Some("k-bulk-one-value")
+    );
+    assert_eq!(kept.len(), 3);
+
+    // Remove: both vanished keys go, the rest stays synced, a Warning names them.
+    let removed = t
+        .wait_for::<vaultsync::crd::VaultSecret>("remove", "two keys removed", SYNC, |vs| {
+            vs.status.as_ref().is_some_and(|s| s.versions.len() == 1)
+        })
+        .await;
+    assert_eq!(removed.status.unwrap().conditions[0].reason, "Synced");
+    let left = t.secret_data("remove").await.unwrap();
+    assert_eq!(left.len(), 1, "{:?}", left.keys().collect::<Vec<_>>());
+    assert_eq!(
+        left.get("r-bulk-two").map(String::as_str),
+        Some("r-bulk-two-value")
+    );
+    let events = t.event_reasons("remove");
+    assert!(
+        events
+            .iter()
+            .any(|(ty, r)| ty == "Warning" && r == "VaultSecretRemoved"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_certificate_material_is_refused_quickly_and_others_keep_syncing() {
+    let t = test_namespace("hostile").await;
+    let good = pki::chain(Alg::Ec, "Hostile Root", -1, 365);
+    t.import_pem(
+        "tls",
+        &pem_bundle(Some(&good.key_pem), &[&good.leaf, &good.inter, &good.root]),
+        true,
+    );
+    t.apply_certificate("tls", "  certificate:\n    name: tls\n");
+    t.wait_certificate_reason("tls", "Synced", SYNC).await;
+    let (_, kept) = t.secret_bytes("tls").await.unwrap();
+
+    let chains: Vec<pki::Chain> = (0..12)
+        .map(|n| pki::chain(Alg::Ec, &format!("Many {n}"), -1, 365))
+        .collect();
+    let many: Vec<&pki::Cert> = chains
+        .iter()
+        .flat_map(|c| [&c.leaf, &c.inter, &c.root])
+        .collect();
+    let too_many = pem_bundle(Some(&good.key_pem), &many);
+    let huge = format!("{}{}", too_many, "A".repeat(6 * 1024 * 1024));
+    for (n, (reason, value)) in [
+        ("CertificateTooLarge", too_many),
+        ("VaultResponseTooLarge", huge),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        world()
+            .control()
+            .overwrite_certificate_secret(&t.vault, "tls", &value)
+            .unwrap();
+        t.force_refresh("vaultcertificate", "tls", &n.to_string());
+        let started = std::time::Instant::now();
+        let refused = t.wait_certificate_reason("tls", reason, SYNC).await;
+        let took = started.elapsed();
+        eprintln!("{reason} reported {took:?} after the force refresh");
+        assert!(took < Duration::from_secs(20), "{reason} took {took:?}");
+        let message = &refused.status.unwrap().sync.conditions[0].message;
+        assert!(message.contains("keeps its last synced data"), "{message}");
+        assert_eq!(t.secret_bytes("tls").await.unwrap().1, kept, "{reason}");
+        let calm = bystander_sync_time(&format!("hostile-calm{n}")).await;
+        assert!(
+            calm < Duration::from_secs(10),
+            "a bystander waited {calm:?}"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced, VaultCertificate, VaultSecret};
+use crate::desired::secret::fingerprint;
 use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
 
 /// Where the controllers look: every namespace, or one.
@@ -77,6 +78,7 @@ pub fn managed_secrets(client: &Client, scope: &Scope) -> (Store<Secret>, Secret
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let events = watcher(scoped::<Secret>(client, scope), selector)
         .default_backoff()
+        .modify(fingerprint)
         .reflect(writer)
         .touched_objects()
         .boxed();

@@ -12,7 +12,9 @@ pub use vault_certificate::{
     CaOutput, CertificateOutput, CertificateRef, CertificateStatus, Pkcs12Output, PrivateKeyFormat,
     SecretKeyRef, VaultCertificate, VaultCertificateSpec, VaultCertificateStatus,
 };
-pub use vault_secret::{BulkSelector, KeyNaming, SecretItem, VaultSecret, VaultSecretSpec};
+pub use vault_secret::{
+    BulkSelector, KeyNaming, SecretItem, VaultRemovalPolicy, VaultSecret, VaultSecretSpec,
+};
 
 /// API group of every vaultsync resource.
 pub const GROUP: &str = "vaultsync.dev";

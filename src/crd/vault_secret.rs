@@ -55,6 +55,13 @@ pub struct VaultSecretSpec {
     /// The Secret to write.
     #[serde(default)]
     pub target: TargetSecret,
+    /// What happens to a key whose vault secret was deleted or disabled in the vault. `Keep`
+    /// (default): the key keeps its last value (an explicit item also reports SecretNotFound or
+    /// SecretDisabled). `Remove`: the key is removed from the Secret and a Warning Event names
+    /// it. Explicit items and bulk selection follow the same rule. A failure to read the vault
+    /// (unavailable, forbidden, token exchange) never removes anything.
+    #[serde(default)]
+    pub on_vault_removal: VaultRemovalPolicy,
     /// How often to check the vault for new versions, as a Go-style duration between 30s and
     /// 168h (for example `1h`, `15m`, `90s`). Refreshes are jittered so that many resources do not
     /// hit the vault in lockstep.
@@ -65,6 +72,18 @@ pub struct VaultSecretSpec {
     )]
     #[x_kube(validation = Rule::new("self != '' && duration(self) >= duration('30s') && duration(self) <= duration('168h')").message("refreshInterval must be a duration between 30s and 168h, for example 1h or 15m"))]
     pub refresh_interval: SpecDuration,
+}
+
+/// What happens to a key whose vault secret was deleted or disabled in the vault.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum VaultRemovalPolicy {
+    /// The key keeps its last value.
+    #[default]
+    Keep,
+    /// The key is removed from the Secret.
+    Remove,
 }
 
 /// One Secret key filled from one vault secret.

@@ -24,6 +24,10 @@ pub const PROTECTED_SECRET_TYPES: [&str; 3] = [
 /// Annotation with the SHA-256 of the Secret's type and data: equal hash, nothing to write.
 pub const CONTENT_HASH_ANNOTATION: &str = "vaultsync.dev/content-hash";
 
+/// Annotation the operator's cache puts on a Secret in place of its values: the content hash of
+/// the data it observed. Never written to the API server.
+pub const OBSERVED_HASH_ANNOTATION: &str = "vaultsync.dev/observed-content-hash";
+
 /// Lowercase hexadecimal of `bytes`, as digests are written in annotations.
 pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use sha2::{Digest, Sha256};
 
 use super::{
-    CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION, OWNER_UID_LABEL,
+    CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OBSERVED_HASH_ANNOTATION,
+    OWNER_ANNOTATION, OWNER_UID_LABEL,
 };
 use crate::crd::{DeletionPolicy, SyncedVersion, TargetSecret};
 use crate::vault::SecretValue;
@@ -63,6 +64,67 @@ pub fn content_hash(type_: &str, data: &BTreeMap<String, SecretValue>) -> String
         hasher.update(value.expose());
     }
     super::lower_hex(&hasher.finalize())
+}
+
+/// The content hash of `secret`'s data: as the cache observed it (see [`fingerprint`]), or
+/// computed from the data a full Secret carries.
+pub fn observed_hash(secret: &Secret) -> String {
+    if let Some(observed) = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(OBSERVED_HASH_ANNOTATION))
+    {
+        return observed.clone();
+    }
+    data_hash(secret)
+}
+
+/// The content hash computed from the data `secret` carries.
+fn data_hash(secret: &Secret) -> String {
+    // The API server omits an empty data map: that is the empty content, not no content.
+    let values: BTreeMap<String, SecretValue> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
+        .collect();
+    content_hash(secret.type_.as_deref().unwrap_or("Opaque"), &values)
+}
+
+/// Whether `secret` is a cache copy whose values were dropped by [`fingerprint`].
+pub fn is_fingerprint(secret: &Secret) -> bool {
+    secret
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(OBSERVED_HASH_ANNOTATION))
+}
+
+/// What the cache keeps of a Secret: its metadata, the names of its keys and the content hash
+/// of its data, never the values or managed fields. Anyone can put vaultsync's label on a
+/// Secret; memory must not grow with what they put in it.
+pub fn fingerprint(secret: &mut Secret) {
+    // From the data itself: an annotation of that name on the object as served is not trusted.
+    let hash = data_hash(secret);
+    secret.metadata.managed_fields = None;
+    secret.string_data = None;
+    for value in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.0 = Vec::new();
+    }
+    secret
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(OBSERVED_HASH_ANNOTATION.to_string(), hash);
+}
+
+/// Removes the cache's annotation from a Secret read from the API server, where only someone
+/// else could have put it.
+pub fn distrust_observed_hash(secret: &mut Secret) {
+    if let Some(annotations) = secret.metadata.annotations.as_mut() {
+        annotations.remove(OBSERVED_HASH_ANNOTATION);
+    }
 }
 
 /// Builds the desired Secret.
@@ -148,15 +210,7 @@ impl DesiredSecret {
                 .any(|o| o.uid == want.uid && o.controller == Some(true)),
             None => owners.iter().all(|o| o.uid != self.labels[OWNER_UID_LABEL]),
         };
-        // The API server omits an empty data map: that is the empty content, not no content.
-        let values: BTreeMap<String, SecretValue> = existing
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
-            .collect();
-        let data_hash = content_hash(existing.type_.as_deref().unwrap_or("Opaque"), &values);
-        data_hash == self.content_hash
+        observed_hash(existing) == self.content_hash
             && has_all(&self.labels, &meta.labels)
             && has_all(&self.annotations, &meta.annotations)
             && owner_ok
@@ -166,6 +220,47 @@ impl DesiredSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_keeps_keys_and_a_hash_never_values() {
+        let desired = desired_secret(
+            &owner(),
+            &TargetSecret::default(),
+            "app",
+            "Opaque",
+            data(&[("password", "s3cr3t"), ("user", "admin")]),
+            vec![],
+        );
+        let mut cached = desired.to_secret("ns");
+        cached.metadata.annotations.get_or_insert_default().insert(
+            OBSERVED_HASH_ANNOTATION.into(),
+            "forged by whoever can edit the Secret".into(),
+        );
+        fingerprint(&mut cached);
+        let values = cached.data.clone().unwrap();
+        assert_eq!(values.keys().collect::<Vec<_>>(), ["password", "user"]);
+        assert!(values.values().all(|v| v.0.is_empty()), "no value is kept");
+        assert!(is_fingerprint(&cached));
+        assert_eq!(
+            observed_hash(&cached),
+            desired.content_hash,
+            "the forged hash is replaced"
+        );
+        assert!(desired.is_satisfied_by(&cached));
+        let mut tampered = desired.to_secret("ns");
+        tampered
+            .data
+            .as_mut()
+            .unwrap()
+            .get_mut("password")
+            .unwrap()
+            .0 = b"other".to_vec();
+        fingerprint(&mut tampered);
+        assert!(!desired.is_satisfied_by(&tampered), "an edit is still seen");
+        let mut from_api = cached.clone();
+        distrust_observed_hash(&mut from_api);
+        assert!(!is_fingerprint(&from_api));
+    }
 
     fn owner() -> Owner {
         Owner {

@@ -156,6 +156,7 @@ mod tests {
 
     fn spec(data: Vec<SecretItem>, data_from: Vec<BulkSelector>) -> VaultSecretSpec {
         VaultSecretSpec {
+            on_vault_removal: Default::default(),
             vault: VaultSource {
                 url: "https://v.vault.azure.net/".into(),
                 service_account_name: "app".into(),

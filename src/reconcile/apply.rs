@@ -6,6 +6,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 
 use super::SyncError;
+use crate::desired::OBSERVED_HASH_ANNOTATION;
 use crate::desired::secret::DesiredSecret;
 
 /// Field manager of every vaultsync write.
@@ -147,6 +148,9 @@ fn replacement(
         .extend(desired.annotations.clone());
     meta.owner_references = wanted.metadata.owner_references;
     meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(OBSERVED_HASH_ANNOTATION);
+    }
     Some((replacement, "remove foreign keys from Secret"))
 }
 

@@ -40,7 +40,8 @@ pub struct Context {
     pub client: kube::Client,
     /// The shared, rate-limited vault.
     pub vault: SharedVault,
-    /// Cache of the Secrets vaultsync manages (label-selected; nothing else is cached).
+    /// Cache of the Secrets vaultsync manages (label-selected; nothing else is cached), holding
+    /// their metadata, key names and a content hash, never their values.
     pub secrets: SecretCache,
     /// Event recorder.
     pub recorder: Recorder,

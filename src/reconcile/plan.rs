@@ -103,6 +103,7 @@ mod tests {
         let mut resource = VaultSecret::new(
             "app",
             VaultSecretSpec {
+                on_vault_removal: Default::default(),
                 vault: VaultSource {
                     url: "https://v.vault.azure.net/".into(),
                     service_account_name: "sa".into(),

@@ -30,6 +30,9 @@ pub const VAULT_RESPONSE_TOO_LARGE: &str = "VaultResponseTooLarge";
 pub const VAULT_REQUEST_INVALID: &str = "VaultRequestInvalid";
 /// A Secret of the target name exists and vaultsync may not take it over.
 pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
+/// Event: keys were removed because their vault secrets were deleted or disabled
+/// (`onVaultRemoval: Remove`).
+pub const VAULT_SECRET_REMOVED: &str = "VaultSecretRemoved";
 /// The Secret would exceed the 1 MiB of data Kubernetes accepts.
 pub const SECRET_TOO_LARGE: &str = "SecretTooLarge";
 /// Writing the Secret to the API server failed.

@@ -12,9 +12,12 @@ use super::kind::Written;
 use super::plan::Plan;
 use super::{Context, ObjectKey, SyncError};
 use crate::crd::Synced;
-use crate::desired::secret::{DesiredSecret, Owner};
+use crate::desired::secret::{
+    DesiredSecret, Owner, distrust_observed_hash, is_fingerprint, observed_hash,
+};
 use crate::vault::host::VaultUrl;
 use crate::vault::{VaultAccess, VaultError};
+use k8s_openapi::ByteString;
 
 /// The owner recorded on the Secret.
 pub fn owner<K: Synced>(key: &ObjectKey) -> Owner {
@@ -161,11 +164,54 @@ pub async fn find_secret(
     if let Some(cached) = ctx.secrets.get(namespace, name) {
         return Ok(Some((*cached).clone()));
     }
-    Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+    read_secret(ctx, namespace, name).await
+}
+
+/// The Secret as the API server holds it, values included.
+async fn read_secret(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Secret>, SyncError> {
+    let mut found = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
         .get_opt(name)
         .await
         .map_err(|source| SyncError::ReadTargetSecret {
             name: name.to_string(),
             source,
-        })
+        })?;
+    if let Some(secret) = found.as_mut() {
+        distrust_observed_hash(secret);
+    }
+    Ok(found)
+}
+
+/// `existing` with its values: the cache keeps none (see `desired::secret::fingerprint`). They
+/// are what this process last wrote when the Secret still holds exactly that, else read from
+/// the API server (after a restart, or when someone changed the Secret).
+pub async fn with_values(
+    ctx: &Context,
+    namespace: &str,
+    existing: &Secret,
+    last: Option<&DesiredSecret>,
+) -> Result<Secret, SyncError> {
+    if !is_fingerprint(existing) {
+        return Ok(existing.clone());
+    }
+    let name = existing.metadata.name.clone().unwrap_or_default();
+    if let Some(last) = last.filter(|l| l.name == name && l.content_hash == observed_hash(existing))
+    {
+        let mut full = existing.clone();
+        full.data = Some(
+            last.data
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
+                .collect(),
+        );
+        distrust_observed_hash(&mut full);
+        return Ok(full);
+    }
+    Ok(read_secret(ctx, namespace, &name)
+        .await?
+        .unwrap_or_else(|| existing.clone()))
 }

@@ -13,7 +13,7 @@ use super::certificate_report::{CertificateReport, Converted};
 use super::clock::Now;
 use super::kind::{Extension, Kind, Refresh, Written};
 use super::plan::Plan;
-use super::steps::{self, Start};
+use super::steps;
 use super::{Context, SyncError};
 use crate::crd::{
     SyncStatus, Synced, SyncedVersion, VaultCertificate, VaultCertificateSpec,
@@ -52,7 +52,14 @@ impl Kind for VaultCertificate {
             password.as_ref().map(|p| p.version.as_str()),
         );
         let previous = plan.previous.clone().unwrap_or_default();
-        let (data, learned) = match reusable(&start, &previous, &found, &stamp, plan)? {
+        let current = match start.existing.as_ref().filter(|_| !start.adopt) {
+            Some(existing) => {
+                let last = plan.entry.last_desired.as_ref();
+                Some(steps::with_values(ctx, &plan.key.namespace, existing, last).await?)
+            }
+            None => None,
+        };
+        let (data, learned) = match reusable(current.as_ref(), &previous, &found, &stamp, plan)? {
             Some(data) => (data, None),
             None => {
                 let password = password.map(|p| p.value);
@@ -193,7 +200,7 @@ async fn read_certificate(
 /// The Secret's data when it already holds this build of this certificate, untouched, and the
 /// status facts describe this version too; `None` when the key and chain must be read again.
 fn reusable(
-    start: &Start,
+    current: Option<&Secret>,
     previous: &VaultCertificateStatus,
     found: &CertificateBundle,
     stamp: &str,
@@ -203,10 +210,8 @@ fn reusable(
         .certificate
         .as_ref()
         .is_some_and(|c| c.version == found.version);
-    let reused = start
-        .existing
-        .as_ref()
-        .filter(|_| !start.adopt && facts_current)
+    let reused = current
+        .filter(|_| facts_current)
         .and_then(|secret| reusable_data(secret, stamp, plan.force.is_some()));
     // Same build: the Secret already holds this certificate. It may have expired since it was
     // written; the Secret keeps it, the status says so.

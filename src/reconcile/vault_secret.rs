@@ -10,27 +10,35 @@ use super::apply::apply;
 use super::clock::Now;
 use super::kind::{Extension, Kind, Written};
 use super::plan::Plan;
+use super::reason;
+use super::report::Note;
 use super::{Context, SyncError, steps};
-use crate::crd::{SyncStatus, Synced, SyncedVersion, VaultSecret};
+use crate::crd::{SyncStatus, Synced, SyncedVersion, VaultRemovalPolicy, VaultSecret};
 use crate::desired::secret::desired_secret;
 use crate::desired::select::{self, Source};
-use crate::vault::{SecretBundle, SecretProperties, SecretValue, VaultAccess};
+use crate::vault::{SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError};
 
 #[async_trait::async_trait]
 impl Kind for VaultSecret {
-    type Learned = ();
+    type Learned = Vec<RemovedKey>;
 
-    async fn sync(&self, ctx: &Context, plan: &Plan<Self>) -> Result<Written<()>, SyncError> {
+    async fn sync(
+        &self,
+        ctx: &Context,
+        plan: &Plan<Self>,
+    ) -> Result<Written<Vec<RemovedKey>>, SyncError> {
         let start = steps::start(self, ctx, &plan.key).await?;
         let listing = listing_if_useful(self, ctx, &start.access).await?;
         let sources = select::sources(&self.spec, listing.as_deref().map(Vec::as_slice))
             .map_err(SyncError::InvalidSpec)?;
-        let current = start
-            .existing
-            .as_ref()
-            .filter(|_| !start.adopt)
-            .map(current_values)
-            .unwrap_or_default();
+        let current = match start.existing.as_ref().filter(|_| !start.adopt) {
+            Some(existing) => {
+                let last = plan.entry.last_desired.as_ref();
+                let full = steps::with_values(ctx, &plan.key.namespace, existing, last).await?;
+                current_values(&full)
+            }
+            None => BTreeMap::new(),
+        };
         let previous = plan.previous.as_ref();
         let (mut data, mut versions, to_fetch) = split_kept_and_stale(
             &sources,
@@ -45,8 +53,20 @@ impl Kind for VaultSecret {
                 .map(|source| read_secret(ctx, &start.access, source)),
         )
         .await;
+        let policy = self.spec.on_vault_removal;
+        let mut removed = Vec::new();
         for (source, result) in to_fetch.iter().zip(fetched) {
-            let bundle = result?;
+            let bundle = match result {
+                Ok(bundle) => bundle,
+                Err(err) if policy == VaultRemovalPolicy::Remove && removed_in_vault(&err) => {
+                    // Said once, when the key leaves the Secret; later refreshes skip it quietly.
+                    if current.contains_key(&source.key) {
+                        removed.push(RemovedKey::of(source));
+                    }
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             versions.push(SyncedVersion {
                 key: source.key.clone(),
                 name: source.name.clone(),
@@ -54,6 +74,26 @@ impl Kind for VaultSecret {
                 updated: bundle.updated,
             });
             data.insert(source.key.clone(), bundle.value);
+        }
+        // Bulk keys whose vault secret left the selection (deleted or disabled) while the spec
+        // stayed as it was: kept or removed by the same rule as explicit items.
+        if plan.entry.generation == self.metadata.generation {
+            for recorded in plan.previous.iter().flat_map(|s| s.versions.iter()) {
+                if sources.iter().any(|s| s.key == recorded.key) {
+                    continue;
+                }
+                match (policy, current.get(&recorded.key)) {
+                    (VaultRemovalPolicy::Keep, Some(value)) => {
+                        data.insert(recorded.key.clone(), value.clone());
+                        versions.push(recorded.clone());
+                    }
+                    (VaultRemovalPolicy::Remove, Some(_)) => removed.push(RemovedKey {
+                        key: recorded.key.clone(),
+                        name: recorded.name.clone(),
+                    }),
+                    (_, None) => {}
+                }
+            }
         }
         let owner = steps::owner::<VaultSecret>(&plan.key);
         let secret_name = self.target_name();
@@ -77,7 +117,7 @@ impl Kind for VaultSecret {
         Ok(Written {
             desired,
             applied,
-            learned: None,
+            learned: (!removed.is_empty()).then_some(removed),
         })
     }
 
@@ -85,15 +125,61 @@ impl Kind for VaultSecret {
         &self,
         sync: SyncStatus,
         _previous: &SyncStatus,
-        _learned: Option<&()>,
+        learned: Option<&Vec<RemovedKey>>,
         _now: Now,
     ) -> Extension<SyncStatus> {
+        let notes = learned
+            .filter(|removed| !removed.is_empty())
+            .map(|removed| {
+                let keys: Vec<String> = removed
+                    .iter()
+                    .map(|r| format!("{} (vault secret {})", r.key, r.name))
+                    .collect();
+                vec![Note::warning(
+                    reason::VAULT_SECRET_REMOVED,
+                    format!(
+                        "removed key(s) {} from the Secret: deleted or disabled in the vault \
+                         (onVaultRemoval: Remove)",
+                        keys.join(", ")
+                    ),
+                )]
+            })
+            .unwrap_or_default();
         Extension {
             status: sync,
-            notes: Vec::new(),
+            notes,
             expiry: None,
         }
     }
+}
+
+/// A key removed from the Secret because its vault secret was deleted or disabled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovedKey {
+    /// The Secret key.
+    pub key: String,
+    /// The vault secret's name.
+    pub name: String,
+}
+
+impl RemovedKey {
+    fn of(source: &Source) -> Self {
+        RemovedKey {
+            key: source.key.clone(),
+            name: source.name.clone(),
+        }
+    }
+}
+
+/// Whether `err` says the vault secret itself is gone or disabled (not that reading failed).
+fn removed_in_vault(err: &SyncError) -> bool {
+    matches!(
+        err,
+        SyncError::ReadSecret {
+            source: VaultError::NotFound | VaultError::Disabled,
+            ..
+        }
+    )
 }
 
 /// The vault's listing, when it tells more than it costs: bulk selectors need it, two or more

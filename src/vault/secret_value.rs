@@ -1,17 +1,20 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// A secret value that never prints itself: Debug and Display show `<redacted>`.
+use zeroize::Zeroizing;
+
+/// A secret value that never prints itself (Debug and Display show `<redacted>`) and is wiped
+/// from memory when its last holder drops it.
 ///
 /// Bytes, because a Secret key may hold binary data (a PKCS#12 keystore). Shared (`Arc`) so that
 /// one fetch can serve many resources without copying the value.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(Arc<[u8]>);
+pub struct SecretValue(Arc<Zeroizing<Vec<u8>>>);
 
 impl SecretValue {
     /// Wraps a value read from the vault or built from it.
     pub fn new(value: impl Into<Vec<u8>>) -> Self {
-        SecretValue(value.into().into())
+        SecretValue(Arc::new(Zeroizing::new(value.into())))
     }
 
     /// The value itself, for building the Secret's data and nothing else.

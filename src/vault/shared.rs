@@ -136,10 +136,11 @@ impl SharedVault {
         })
         .await;
         if let Ok(listing) = &result {
-            self.listings
-                .lock()
-                .expect("poisoned")
-                .insert(access.clone(), (Instant::now(), listing.clone()));
+            let mut listings = self.listings.lock().expect("poisoned");
+            // Expired listings go as new ones come: the map holds only what is fresh.
+            let ttl = self.options.listing_ttl;
+            listings.retain(|_, (at, _)| at.elapsed() < ttl);
+            listings.insert(access.clone(), (Instant::now(), listing.clone()));
         }
         result
     }

@@ -180,6 +180,11 @@ pub fn world() -> &'static World {
 }
 
 impl World {
+    /// The operator process's id.
+    pub fn operator_pid(&self) -> u32 {
+        self._operator.id()
+    }
+
     /// The emulator's control surface.
     pub fn control(&self) -> &Control {
         self.emulator.control()

@@ -11,6 +11,7 @@ use crate::desired::secret::{Owner, desired_secret};
 use crate::reconcile::clock::Now;
 use crate::reconcile::plan::plan;
 use crate::reconcile::schedule::Entry;
+use crate::reconcile::vault_secret::RemovedKey;
 use crate::vault::{SecretValue, VaultError};
 
 const INTERVAL: Duration = Duration::from_secs(600);
@@ -19,6 +20,7 @@ fn resource() -> VaultSecret {
     let mut resource = VaultSecret::new(
         "app",
         VaultSecretSpec {
+            on_vault_removal: Default::default(),
             vault: VaultSource {
                 url: "https://v.vault.azure.net/".into(),
                 service_account_name: "sa".into(),
@@ -63,7 +65,7 @@ fn desired() -> DesiredSecret {
     desired_secret(&owner, &Default::default(), "app", "Opaque", data, versions)
 }
 
-fn written(applied: Applied) -> Result<Written<()>, SyncError> {
+fn written(applied: Applied) -> Result<Written<Vec<RemovedKey>>, SyncError> {
     Ok(Written {
         desired: desired(),
         applied,
@@ -71,7 +73,7 @@ fn written(applied: Applied) -> Result<Written<()>, SyncError> {
     })
 }
 
-fn outage() -> Result<Written<()>, SyncError> {
+fn outage() -> Result<Written<Vec<RemovedKey>>, SyncError> {
     Err(SyncError::ReadSecret {
         name: "db".into(),
         source: VaultError::Unavailable {

@@ -69,6 +69,11 @@ async fn one_listing_serves_an_identity_for_the_window_only() {
     assert!(!vault.has_fresh_listing(&access("c")));
     vault.list_secrets(&access("c")).await.unwrap();
     assert_eq!(fake.calls("list"), 3);
+    assert_eq!(
+        vault.listings.lock().unwrap().len(),
+        1,
+        "the expired listing of the other identity is gone"
+    );
 }
 
 #[tokio::test(start_paused = true)]
