@@ -31,70 +31,34 @@ impl Kind for VaultSecret {
         let listing = listing_if_useful(self, ctx, &start.access).await?;
         let sources = select::sources(&self.spec, listing.as_deref().map(Vec::as_slice))
             .map_err(SyncError::InvalidSpec)?;
-        let current = match start.existing.as_ref().filter(|_| !start.adopt) {
-            Some(existing) => {
-                let last = plan.entry.last_desired.as_ref();
-                let full = steps::with_values(ctx, &plan.key.namespace, existing, last).await?;
-                current_values(&full)
-            }
-            None => BTreeMap::new(),
-        };
+        let current = values_now(ctx, plan, &start).await?;
         let previous = plan.previous.as_ref();
-        let (mut data, mut versions, to_fetch) = split_kept_and_stale(
+        let (data, versions, to_fetch) = split_kept_and_stale(
             &sources,
             listing.as_deref().map(Vec::as_slice),
             previous,
             &current,
             plan.force.is_some(),
         );
-        let fetched = join_all(
-            to_fetch
-                .iter()
-                .map(|source| read_secret(ctx, &start.access, source)),
-        )
-        .await;
+        let mut gathered = Gathered {
+            data,
+            versions,
+            removed: Vec::new(),
+        };
         let policy = self.spec.on_vault_removal;
-        let mut removed = Vec::new();
-        for (source, result) in to_fetch.iter().zip(fetched) {
-            let bundle = match result {
-                Ok(bundle) => bundle,
-                Err(err) if policy == VaultRemovalPolicy::Remove && removed_in_vault(&err) => {
-                    // Said once, when the key leaves the Secret; later refreshes skip it quietly.
-                    if current.contains_key(&source.key) {
-                        removed.push(RemovedKey::of(source));
-                    }
-                    continue;
-                }
-                Err(err) => return Err(err),
-            };
-            versions.push(SyncedVersion {
-                key: source.key.clone(),
-                name: source.name.clone(),
-                version: bundle.version.clone(),
-                updated: bundle.updated,
-            });
-            data.insert(source.key.clone(), bundle.value);
-        }
+        gathered
+            .fetch(ctx, &start.access, &to_fetch, &current, policy)
+            .await?;
         // Bulk keys whose vault secret left the selection (deleted or disabled) while the spec
         // stayed as it was: kept or removed by the same rule as explicit items.
         if plan.entry.generation == self.metadata.generation {
-            for recorded in plan.previous.iter().flat_map(|s| s.versions.iter()) {
-                if sources.iter().any(|s| s.key == recorded.key) {
-                    continue;
-                }
-                match (policy, current.get(&recorded.key)) {
-                    (VaultRemovalPolicy::Keep, Some(value)) => {
-                        data.insert(recorded.key.clone(), value.clone());
-                        versions.push(recorded.clone());
-                    }
-                    (VaultRemovalPolicy::Remove, Some(_)) => removed.push(RemovedKey {
-                        key: recorded.key.clone(),
-                        name: recorded.name.clone(),
-                    }),
-                    (_, None) => {}
-                }
-            }
+            gathered.carry_vanished(&sources, previous, &current, policy);
         }
+        let Gathered {
+            data,
+            versions,
+            removed,
+        } = gathered;
         let owner = steps::owner::<VaultSecret>(&plan.key);
         let secret_name = self.target_name();
         let desired = desired_secret(
@@ -149,6 +113,80 @@ impl Kind for VaultSecret {
             status: sync,
             notes,
             expiry: None,
+        }
+    }
+}
+
+/// What a sync puts into the Secret, and the keys it removed.
+struct Gathered {
+    data: BTreeMap<String, SecretValue>,
+    versions: Vec<SyncedVersion>,
+    removed: Vec<RemovedKey>,
+}
+
+impl Gathered {
+    /// Reads the stale sources; under `Remove`, a deleted or disabled one leaves the Secret.
+    async fn fetch(
+        &mut self,
+        ctx: &Context,
+        access: &VaultAccess,
+        to_fetch: &[&Source],
+        current: &BTreeMap<String, SecretValue>,
+        policy: VaultRemovalPolicy,
+    ) -> Result<(), SyncError> {
+        let fetched = join_all(
+            to_fetch
+                .iter()
+                .map(|source| read_secret(ctx, access, source)),
+        )
+        .await;
+        for (source, result) in to_fetch.iter().zip(fetched) {
+            let bundle = match result {
+                Ok(bundle) => bundle,
+                Err(err) if policy == VaultRemovalPolicy::Remove && removed_in_vault(&err) => {
+                    // Said once, when the key leaves the Secret; later refreshes skip it quietly.
+                    if current.contains_key(&source.key) {
+                        self.removed.push(RemovedKey::of(source));
+                    }
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            self.versions.push(SyncedVersion {
+                key: source.key.clone(),
+                name: source.name.clone(),
+                version: bundle.version.clone(),
+                updated: bundle.updated,
+            });
+            self.data.insert(source.key.clone(), bundle.value);
+        }
+        Ok(())
+    }
+
+    /// Keys synced before whose vault secret no longer is among the sources: kept with their
+    /// last value, or removed, per `policy`.
+    fn carry_vanished(
+        &mut self,
+        sources: &[Source],
+        previous: Option<&SyncStatus>,
+        current: &BTreeMap<String, SecretValue>,
+        policy: VaultRemovalPolicy,
+    ) {
+        for recorded in previous.iter().flat_map(|s| s.versions.iter()) {
+            if sources.iter().any(|s| s.key == recorded.key) {
+                continue;
+            }
+            match (policy, current.get(&recorded.key)) {
+                (VaultRemovalPolicy::Keep, Some(value)) => {
+                    self.data.insert(recorded.key.clone(), value.clone());
+                    self.versions.push(recorded.clone());
+                }
+                (VaultRemovalPolicy::Remove, Some(_)) => self.removed.push(RemovedKey {
+                    key: recorded.key.clone(),
+                    name: recorded.name.clone(),
+                }),
+                (_, None) => {}
+            }
         }
     }
 }
@@ -256,7 +294,21 @@ async fn read_secret(
     })
 }
 
-/// The values the Secret holds now.
+/// The values this resource's Secret holds now (none when it is adopted or absent).
+async fn values_now(
+    ctx: &Context,
+    plan: &Plan<VaultSecret>,
+    start: &steps::Start,
+) -> Result<BTreeMap<String, SecretValue>, SyncError> {
+    let Some(existing) = start.existing.as_ref().filter(|_| !start.adopt) else {
+        return Ok(BTreeMap::new());
+    };
+    let last = plan.entry.last_desired.as_ref();
+    let full = steps::with_values(ctx, &plan.key.namespace, existing, last).await?;
+    Ok(current_values(&full))
+}
+
+/// The values `secret` holds.
 fn current_values(secret: &Secret) -> BTreeMap<String, SecretValue> {
     secret
         .data
