@@ -407,3 +407,22 @@ async fn hostile_certificate_material_is_refused_quickly_and_others_keep_syncing
         );
     }
 }
+
+#[tokio::test]
+async fn an_endless_listing_is_cut_off_with_a_precise_reason() {
+    let t = test_namespace("endless").await;
+    t.set("bulk-a", "a");
+    world().control().set_fault(&t.vault, Fault::EndlessPaging);
+    t.apply("all", "  dataFrom:\n  - namePrefix: bulk-\n");
+    let started = std::time::Instant::now();
+    let refused = t.wait_reason("all", "VaultResponseTooLarge", SYNC).await;
+    eprintln!("endless listing refused after {:?}", started.elapsed());
+    let message = &refused.status.unwrap().conditions[0].message;
+    assert!(message.contains("2000 pages"), "{message}");
+    let calm = bystander_sync_time("endless-calm").await;
+    assert!(
+        calm < Duration::from_secs(10),
+        "a bystander waited {calm:?}"
+    );
+    world().control().clear_faults(&t.vault);
+}

@@ -28,6 +28,8 @@ pub enum Fault {
     /// Close new connections for the vault's host right after the TLS ClientHello, and abort
     /// requests arriving on connections that were already open.
     RefuseConnections,
+    /// Every list page links to a next page, forever (a hostile or broken vault).
+    EndlessPaging,
     /// Allow `requests` per fixed `window`; beyond it answer 429 with `Retry-After` until the
     /// window ends (Azure: 4000 per 10 s per vault).
     Budget {
@@ -60,6 +62,7 @@ struct VaultFaults {
     status: Option<(u16, Option<u32>)>,
     throttle: Option<(Option<u32>, Option<u32>)>,
     refuse: bool,
+    endless_paging: bool,
     budget: Option<BudgetState>,
 }
 
@@ -94,6 +97,7 @@ impl Faults {
                 remaining,
             } => f.throttle = Some((retry_after, remaining)),
             Fault::RefuseConnections => f.refuse = true,
+            Fault::EndlessPaging => f.endless_paging = true,
             Fault::Budget { requests, window } => {
                 f.budget = Some(BudgetState {
                     requests,
@@ -115,6 +119,12 @@ impl Faults {
     pub fn refuses(&self, vault: &str) -> bool {
         let map = self.by_vault.lock().unwrap_or_else(|e| e.into_inner());
         map.get(vault).is_some_and(|f| f.refuse)
+    }
+
+    /// Whether list pages of this vault link on forever.
+    pub fn pages_endlessly(&self, vault: &str) -> bool {
+        let map = self.by_vault.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(vault).is_some_and(|f| f.endless_paging)
     }
 
     /// Decides the fault outcome of one data-plane request, consuming counted faults.

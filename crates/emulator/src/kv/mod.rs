@@ -50,6 +50,8 @@ pub(crate) struct Ctx<'a> {
     pub query: Vec<(String, String)>,
     pub body: Bytes,
     pub now: i64,
+    /// Fault injection: every list page links to a next one.
+    pub endless_paging: bool,
 }
 
 impl Ctx<'_> {
@@ -203,6 +205,7 @@ async fn process(
         query,
         body,
         now: state.clock.now(),
+        endless_paging: state.faults.pages_endlessly(&vault.name),
     };
     (dispatch(&ctx, route), id)
 }
@@ -255,6 +258,10 @@ pub(crate) fn list_page(
     let req = paging::parse(ctx.param("maxresults"), ctx.param("$skiptoken"))
         .map_err(StoreError::BadParameter)?;
     let (page, token) = paging::page(items, req);
+    let token = match token {
+        None if ctx.endless_paging => Some(paging::token(req.skip)),
+        token => token,
+    };
     let next = token.map(|t| {
         format!(
             "{}{path}?api-version={}&$skiptoken={t}&maxresults={}",

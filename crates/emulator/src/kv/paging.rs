@@ -39,12 +39,17 @@ pub(crate) fn parse(maxresults: Option<&str>, skiptoken: Option<&str>) -> Result
     Ok(PageReq { max, skip })
 }
 
+/// The skip token of the page starting at `skip`.
+pub(crate) fn token(skip: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{TOKEN_PREFIX}{skip}"))
+}
+
 /// Cuts one page out of `items`; returns the page and the skip token of the next page.
 pub(crate) fn page<T>(items: Vec<T>, req: PageReq) -> (Vec<T>, Option<String>) {
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(req.skip).take(req.max).collect();
     let next = req.skip + page.len();
-    let token = (next < total).then(|| URL_SAFE_NO_PAD.encode(format!("{TOKEN_PREFIX}{next}")));
+    let token = (next < total).then(|| token(next));
     (page, token)
 }
 
