@@ -126,11 +126,18 @@ async fn rotation_reaches_secret_within_interval_and_force_refresh_is_immediate(
         },
     )
     .await;
-    let vs: VaultSecret = Api::namespaced(t.client.clone(), &t.ns)
-        .get("app")
-        .await
-        .unwrap();
-    assert!(vs.status.unwrap().versions.iter().any(|v| v.version == v2));
+    // The Secret is written before the status that records its version.
+    t.wait_for(
+        "app",
+        "the rotated version in status",
+        SYNC,
+        |vs: &VaultSecret| {
+            vs.status
+                .as_ref()
+                .is_some_and(|s| s.versions.iter().any(|v| v.version == v2))
+        },
+    )
+    .await;
 
     t.set("token", "tok-v3-cc33");
     t.force_refresh("vaultsecret", "app", "1");
