@@ -137,8 +137,48 @@ impl ControlPlane {
     }
 
     async fn boot(&mut self, options: &ControlPlaneOptions, dirs: &Dirs) -> Result<(), StartError> {
+        let pki = self.write_pki(&dirs.run)?;
+        let timeout = options.ready_timeout;
+        let etcd_url = self.start_etcd(dirs, timeout).await?;
+        let api_port = match options.apiserver_port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        self.server_url = format!("https://127.0.0.1:{api_port}");
+        let args = apiserver_args(
+            &etcd_url,
+            api_port,
+            &self.server_url,
+            &dirs.run,
+            options.nodes,
+        );
+        let apiserver = ManagedProcess::spawn(
+            "kube-apiserver",
+            "start kube-apiserver",
+            &self.tools.binary("kube-apiserver"),
+            &args,
+            &dirs.logs,
+            &dirs.pids,
+        )?;
+        self.processes.push(apiserver);
+        self.kubeconfig_text = admin_kubeconfig(&self.server_url, &pki);
+        write(&self.kubeconfig_path, &self.kubeconfig_text)?;
+        let client = self
+            .client()
+            .await
+            .map_err(|e| StartError::prepare("build client", e))?;
+        wait_for_apiserver(&mut self.processes[1], &client, timeout).await?;
+        self.start_controller_manager(options.nodes, dirs, &client, timeout)
+            .await?;
+        if options.nodes {
+            self.start_scheduler(dirs).await?;
+        }
+        Ok(())
+    }
+
+    /// Generates the cluster's CA, serving, admin and ServiceAccount keys into `run`.
+    fn write_pki(&mut self, run: &Path) -> Result<pki::Pki, StartError> {
         let pki = pki::generate().map_err(|e| StartError::prepare("generate certificates", e))?;
-        let run = &dirs.run;
         let file = |name: &str| run.join(name);
         write(&file("ca.crt"), &pki.ca_cert)?;
         write(&file("ca.key"), &pki.ca_key)?;
@@ -150,15 +190,13 @@ impl ControlPlane {
         write(&file("admin.key"), &pki.admin_key)?;
         self.ca_pem = pki.ca_cert.clone();
         self.sa_public_key_pem = pki.sa_public_key.clone();
+        Ok(pki)
+    }
 
+    /// Starts etcd on free loopback ports and waits for it; returns its client URL.
+    async fn start_etcd(&mut self, dirs: &Dirs, timeout: Duration) -> Result<String, StartError> {
         let etcd_port = free_port()?;
         let etcd_peer_port = free_port()?;
-        let api_port = match options.apiserver_port {
-            Some(port) => port,
-            None => free_port()?,
-        };
-        let timeout = options.ready_timeout;
-
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
         let peer_url = format!("http://127.0.0.1:{etcd_peer_port}");
         let etcd = ManagedProcess::spawn(
@@ -167,7 +205,7 @@ impl ControlPlane {
             &self.tools.binary("etcd"),
             &[
                 "--name=default".into(),
-                format!("--data-dir={}", file("etcd").display()),
+                format!("--data-dir={}", dirs.run.join("etcd").display()),
                 format!("--listen-client-urls={etcd_url}"),
                 format!("--advertise-client-urls={etcd_url}"),
                 format!("--listen-peer-urls={peer_url}"),
@@ -181,71 +219,29 @@ impl ControlPlane {
         )?;
         self.processes.push(etcd);
         wait_for_etcd(&mut self.processes[0], etcd_port, timeout).await?;
+        Ok(etcd_url)
+    }
 
-        self.server_url = format!("https://127.0.0.1:{api_port}");
-        let server = &self.server_url;
-        let mut apiserver_args = vec![
-            format!("--etcd-servers={etcd_url}"),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
-            format!("--secure-port={api_port}"),
-            format!("--cert-dir={}", file("apiserver-certs").display()),
-            format!("--tls-cert-file={}", file("apiserver.crt").display()),
-            format!("--tls-private-key-file={}", file("apiserver.key").display()),
-            format!("--client-ca-file={}", file("ca.crt").display()),
-            "--authorization-mode=RBAC".into(),
-            format!("--service-account-issuer={server}"),
-            format!("--service-account-jwks-uri={server}/openid/v1/jwks"),
-            format!("--service-account-key-file={}", file("sa.pub").display()),
-            format!(
-                "--service-account-signing-key-file={}",
-                file("sa.key").display()
-            ),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
-            "--allow-privileged=true".into(),
-            "--endpoint-reconciler-type=none".into(),
-            "--enable-priority-and-fairness=false".into(),
-        ];
-        if options.nodes {
-            apiserver_args.extend([
-                "--authorization-mode=Node,RBAC".into(),
-                "--enable-admission-plugins=NodeRestriction".into(),
-                format!(
-                    "--kubelet-client-certificate={}",
-                    file("admin.crt").display()
-                ),
-                format!("--kubelet-client-key={}", file("admin.key").display()),
-            ]);
-            apiserver_args.retain(|a| a != "--authorization-mode=RBAC");
-        }
-        let apiserver = ManagedProcess::spawn(
-            "kube-apiserver",
-            "start kube-apiserver",
-            &self.tools.binary("kube-apiserver"),
-            &apiserver_args,
-            &dirs.logs,
-            &dirs.pids,
-        )?;
-        self.processes.push(apiserver);
-
-        self.kubeconfig_text = admin_kubeconfig(server, &pki);
-        write(&self.kubeconfig_path, &self.kubeconfig_text)?;
-        let client = self
-            .client()
-            .await
-            .map_err(|e| StartError::prepare("build client", e))?;
-        wait_for_apiserver(&mut self.processes[1], &client, timeout).await?;
-
+    /// Starts kube-controller-manager (with the node controllers when nodes join) and waits
+    /// for it.
+    async fn start_controller_manager(
+        &mut self,
+        nodes: bool,
+        dirs: &Dirs,
+        client: &Client,
+        timeout: Duration,
+    ) -> Result<(), StartError> {
         let mut controllers = String::from(
             "garbage-collector-controller,namespace-controller,serviceaccount-controller,deployment-controller,replicaset-controller",
         );
-        if options.nodes {
+        if nodes {
             // The kubelet registers its node with the not-ready taint; the node lifecycle
             // controller lifts it once the node reports Ready (checked every second here).
             controllers.push_str(
                 ",disruption-controller,root-ca-certificate-publisher-controller,node-lifecycle-controller",
             );
         }
+        let file = |name: &str| dirs.run.join(name);
         let kcm = ManagedProcess::spawn(
             "kube-controller-manager",
             "start kube-controller-manager",
@@ -268,27 +264,28 @@ impl ControlPlane {
             &dirs.pids,
         )?;
         self.processes.push(kcm);
-        wait_for_controller_manager(&mut self.processes[2], &client, timeout).await?;
-        if options.nodes {
-            let scheduler = ManagedProcess::spawn(
-                "kube-scheduler",
-                "start kube-scheduler",
-                &self.tools.binary("kube-scheduler"),
-                &[
-                    format!("--kubeconfig={}", self.kubeconfig_path.display()),
-                    "--secure-port=0".into(),
-                    "--leader-elect=false".into(),
-                ],
-                &dirs.logs,
-                &dirs.pids,
-            )?;
-            self.processes.push(scheduler);
-            // No health endpoint without a serving port: a scheduler that cannot start exits at
-            // once (bad kubeconfig, flags), and that is what this catches.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            self.processes[3].check_running("start kube-scheduler")?;
-        }
-        Ok(())
+        wait_for_controller_manager(&mut self.processes[2], client, timeout).await
+    }
+
+    /// Starts kube-scheduler; a scheduler that cannot start exits at once.
+    async fn start_scheduler(&mut self, dirs: &Dirs) -> Result<(), StartError> {
+        let scheduler = ManagedProcess::spawn(
+            "kube-scheduler",
+            "start kube-scheduler",
+            &self.tools.binary("kube-scheduler"),
+            &[
+                format!("--kubeconfig={}", self.kubeconfig_path.display()),
+                "--secure-port=0".into(),
+                "--leader-elect=false".into(),
+            ],
+            &dirs.logs,
+            &dirs.pids,
+        )?;
+        self.processes.push(scheduler);
+        // No health endpoint without a serving port: a scheduler that cannot start exits at
+        // once (bad kubeconfig, flags), and that is what this catches.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.processes[3].check_running("start kube-scheduler")
     }
 
     /// A new admin client (`system:masters`) for the current tokio runtime.
@@ -431,6 +428,52 @@ impl Drop for ControlPlane {
             self.teardown(true);
         }
     }
+}
+
+/// kube-apiserver's flags: loopback only, RBAC (and the Node authorizer when nodes join), the
+/// ServiceAccount issuer at its own URL so TokenRequest, OIDC discovery and JWKS work.
+fn apiserver_args(
+    etcd_url: &str,
+    api_port: u16,
+    server: &str,
+    run: &Path,
+    nodes: bool,
+) -> Vec<String> {
+    let file = |name: &str| run.join(name);
+    let authorization = if nodes { "Node,RBAC" } else { "RBAC" };
+    let mut args = vec![
+        format!("--etcd-servers={etcd_url}"),
+        "--bind-address=127.0.0.1".into(),
+        "--advertise-address=127.0.0.1".into(),
+        format!("--secure-port={api_port}"),
+        format!("--cert-dir={}", file("apiserver-certs").display()),
+        format!("--tls-cert-file={}", file("apiserver.crt").display()),
+        format!("--tls-private-key-file={}", file("apiserver.key").display()),
+        format!("--client-ca-file={}", file("ca.crt").display()),
+        format!("--authorization-mode={authorization}"),
+        format!("--service-account-issuer={server}"),
+        format!("--service-account-jwks-uri={server}/openid/v1/jwks"),
+        format!("--service-account-key-file={}", file("sa.pub").display()),
+        format!(
+            "--service-account-signing-key-file={}",
+            file("sa.key").display()
+        ),
+        "--service-cluster-ip-range=10.0.0.0/24".into(),
+        "--allow-privileged=true".into(),
+        "--endpoint-reconciler-type=none".into(),
+        "--enable-priority-and-fairness=false".into(),
+    ];
+    if nodes {
+        args.extend([
+            "--enable-admission-plugins=NodeRestriction".into(),
+            format!(
+                "--kubelet-client-certificate={}",
+                file("admin.crt").display()
+            ),
+            format!("--kubelet-client-key={}", file("admin.key").display()),
+        ]);
+    }
+    args
 }
 
 fn admin_kubeconfig(server: &str, pki: &pki::Pki) -> String {

@@ -216,67 +216,8 @@ impl Node {
         host: &NodeHost,
         containerd_binary: &Path,
     ) -> Result<(), StartError> {
+        self.write_configuration(plane, options, host)?;
         let layout = config::Layout { dir: &self.dir };
-        let step = "write node configuration";
-        for dir in [
-            layout.cni_bin(),
-            layout.cni_conf(),
-            layout.kubelet_root(),
-            layout.pod_logs(),
-            layout.static_pods(),
-        ] {
-            std::fs::create_dir_all(&dir).map_err(|e| StartError::prepare(step, e))?;
-        }
-        host::create_cgroup_root(&self.cgroup_root)
-            .map_err(|e| StartError::prepare("create the node's cgroups", e))?;
-        let write = |path: PathBuf, text: &str| {
-            std::fs::write(&path, text).map_err(|e| StartError::prepare(step, e))
-        };
-        write(
-            self.dir.join("containerd.toml"),
-            &config::containerd_toml(&layout, &host.runc, &host.pause_image),
-        )?;
-        write(
-            layout.cni_conf().join("10-loopback-only.conflist"),
-            config::LOOPBACK_CNI,
-        )?;
-
-        // The node's identity: system:node:NAME in system:nodes, so the Node authorizer and
-        // NodeRestriction admission treat this kubelet exactly like a real one.
-        let ca_key = std::fs::read_to_string(plane.run_dir().join("ca.key"))
-            .map_err(|e| StartError::prepare(step, e))?;
-        let (cert, key) = pki::client_certificate(
-            &ca_key,
-            &format!("system:node:{}", self.name),
-            "system:nodes",
-        )
-        .map_err(|e| StartError::prepare("issue the node certificate", e))?;
-        write(
-            self.dir.join("kubeconfig"),
-            &kubeconfig_json(
-                plane.server_url(),
-                plane.ca_pem(),
-                serde_json::json!({
-                    "client-certificate-data": STANDARD.encode(&cert),
-                    "client-key-data": STANDARD.encode(&key),
-                }),
-            ),
-        )?;
-        let client_ca = self.dir.join("cluster-ca.crt");
-        write(client_ca.clone(), plane.ca_pem())?;
-        let kubelet_settings = config::Kubelet {
-            address: options.address,
-            port: free_port()?,
-            healthz_port: free_port()?,
-            client_ca: &client_ca,
-            cgroup_root: &self.cgroup_root,
-            sync_frequency: options.sync_frequency,
-        };
-        write(
-            self.dir.join("kubelet.yaml"),
-            &config::kubelet_yaml(&layout, &kubelet_settings),
-        )?;
-
         let pid_file = self.dir.join("pids");
         let containerd = ManagedProcess::spawn(
             "containerd",
@@ -303,7 +244,92 @@ impl Node {
         for archive in &archives {
             self.import_image(archive)?;
         }
+        self.start_kubelet(plane, options, &pid_file)?;
+        let client = plane
+            .client()
+            .await
+            .map_err(|e| StartError::prepare("build client", e))?;
+        self.wait_ready(&client, options.ready_timeout).await
+    }
 
+    /// Writes the node's directories, cgroups, containerd and CNI configuration, its kubeconfig
+    /// (a client certificate for `system:node:NAME`) and the kubelet configuration.
+    fn write_configuration(
+        &self,
+        plane: &ControlPlane,
+        options: &NodeOptions,
+        host: &NodeHost,
+    ) -> Result<(), StartError> {
+        let layout = config::Layout { dir: &self.dir };
+        let step = "write node configuration";
+        for dir in [
+            layout.cni_bin(),
+            layout.cni_conf(),
+            layout.kubelet_root(),
+            layout.pod_logs(),
+            layout.static_pods(),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(|e| StartError::prepare(step, e))?;
+        }
+        host::create_cgroup_root(&self.cgroup_root)
+            .map_err(|e| StartError::prepare("create the node's cgroups", e))?;
+        let write = |path: PathBuf, text: &str| {
+            std::fs::write(&path, text).map_err(|e| StartError::prepare(step, e))
+        };
+        write(
+            self.dir.join("containerd.toml"),
+            &config::containerd_toml(&layout, &host.runc, &host.pause_image),
+        )?;
+        write(
+            layout.cni_conf().join("10-loopback-only.conflist"),
+            config::LOOPBACK_CNI,
+        )?;
+        write(self.dir.join("kubeconfig"), &self.node_kubeconfig(plane)?)?;
+        let client_ca = self.dir.join("cluster-ca.crt");
+        write(client_ca.clone(), plane.ca_pem())?;
+        let kubelet_settings = config::Kubelet {
+            address: options.address,
+            port: free_port()?,
+            healthz_port: free_port()?,
+            client_ca: &client_ca,
+            cgroup_root: &self.cgroup_root,
+            sync_frequency: options.sync_frequency,
+        };
+        write(
+            self.dir.join("kubelet.yaml"),
+            &config::kubelet_yaml(&layout, &kubelet_settings),
+        )
+    }
+
+    /// The node's identity: system:node:NAME in system:nodes, so the Node authorizer and
+    /// NodeRestriction admission treat this kubelet exactly like a real one.
+    fn node_kubeconfig(&self, plane: &ControlPlane) -> Result<String, StartError> {
+        let ca_key = std::fs::read_to_string(plane.run_dir().join("ca.key"))
+            .map_err(|e| StartError::prepare("write node configuration", e))?;
+        let (cert, key) = pki::client_certificate(
+            &ca_key,
+            &format!("system:node:{}", self.name),
+            "system:nodes",
+        )
+        .map_err(|e| StartError::prepare("issue the node certificate", e))?;
+        Ok(kubeconfig_json(
+            plane.server_url(),
+            plane.ca_pem(),
+            serde_json::json!({
+                "client-certificate-data": STANDARD.encode(&cert),
+                "client-key-data": STANDARD.encode(&key),
+            }),
+        ))
+    }
+
+    /// Starts the kubelet with the node's configuration.
+    fn start_kubelet(
+        &mut self,
+        plane: &ControlPlane,
+        options: &NodeOptions,
+        pid_file: &Path,
+    ) -> Result<(), StartError> {
+        let layout = config::Layout { dir: &self.dir };
         let mut args = vec![
             format!("--config={}", self.dir.join("kubelet.yaml").display()),
             format!("--kubeconfig={}", self.dir.join("kubeconfig").display()),
@@ -319,14 +345,10 @@ impl Node {
             &plane.tools().binary("kubelet"),
             &args,
             &self.log_dir,
-            &pid_file,
+            pid_file,
         )?;
         self.kubelet = Some(kubelet);
-        let client = plane
-            .client()
-            .await
-            .map_err(|e| StartError::prepare("build client", e))?;
-        self.wait_ready(&client, options.ready_timeout).await
+        Ok(())
     }
 
     async fn wait_ready(
