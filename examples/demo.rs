@@ -4,11 +4,14 @@
 //!
 //! `hack/demo.sh` (add `--exit` to stop after showing the result).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use common::{fail, seed_demo_vault};
 use vaultsync::config::RunConfig;
-use vaultsync_emulator::{CertificateImport, Emulator, EmulatorConfig, Permission, SecretOptions};
+use vaultsync_emulator::{Emulator, EmulatorConfig};
 use vaultsync_testenv::{ControlPlane, ControlPlaneOptions};
 
 const TENANT: &str = "demo-tenant";
@@ -30,46 +33,7 @@ async fn main() {
     control
         .trust_issuer(plane.issuer(), &jwks)
         .unwrap_or_else(|e| fail(&e.to_string()));
-    control.create_vault("demo", TENANT);
-    control.register_app(TENANT, "demo-app");
-    control.add_federated_credential("demo-app", plane.issuer(), "system:serviceaccount:demo:app");
-    control.assign_role(
-        "demo-app",
-        "demo",
-        &[
-            Permission::SecretsRead,
-            Permission::CertificatesRead,
-            Permission::List,
-        ],
-    );
-    for (name, value) in [
-        ("db-password", "s3cr3t-demo-password"),
-        ("app-api-key", "demo-api-key"),
-        ("app-region", "westeurope"),
-    ] {
-        control
-            .set_secret(
-                "demo",
-                name,
-                value,
-                SecretOptions {
-                    enabled: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap_or_else(|e| fail(&e.to_string()));
-    }
-
-    control
-        .import_certificate(
-            "demo",
-            "web-tls",
-            CertificateImport {
-                pem: Some(demo_certificate()),
-                ..Default::default()
-            },
-        )
-        .unwrap_or_else(|e| fail(&e.to_string()));
+    seed_demo_vault(control, TENANT, plane.issuer());
 
     let dir = std::env::temp_dir().join(format!("vaultsync-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -231,33 +195,4 @@ async fn main() {
     operator.abort();
     let _ = std::fs::remove_dir_all(&dir);
     drop(plane);
-}
-
-/// A demo CA and a server certificate for `web.demo.example`, valid for 90 days, as PEM (key
-/// first, then leaf and CA), the way a team would import it into Key Vault.
-fn demo_certificate() -> String {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap_or_else(|e| fail(&e.to_string()));
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "vaultsync demo CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let key = KeyPair::generate().unwrap_or_else(|e| fail(&e.to_string()));
-    let mut params = CertificateParams::new(vec!["web.demo.example".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "web.demo.example");
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(90);
-    let leaf = params.signed_by(&key, &issuer).unwrap();
-    format!("{}{}{}", key.serialize_pem(), leaf.pem(), ca.pem())
-}
-
-fn fail(message: &str) -> ! {
-    eprintln!("demo failed: {message}");
-    std::process::exit(1);
 }

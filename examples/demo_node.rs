@@ -10,11 +10,12 @@
 #[allow(dead_code)]
 #[path = "../tests/support/node.rs"]
 mod cluster;
+mod common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use vaultsync_emulator::{CertificateImport, Permission, SecretOptions};
+use common::{fail, seed_demo_vault, set_demo_secret};
 
 const TENANT: &str = cluster::TENANT;
 
@@ -40,48 +41,7 @@ async fn main() {
     let client = cluster.client().await;
 
     let control = &cluster.emulator.control;
-    control.create_vault("demo", TENANT);
-    control.register_app(TENANT, "demo-app");
-    control.add_federated_credential(
-        "demo-app",
-        cluster.plane.issuer(),
-        "system:serviceaccount:demo:app",
-    );
-    control.assign_role(
-        "demo-app",
-        "demo",
-        &[
-            Permission::SecretsRead,
-            Permission::CertificatesRead,
-            Permission::List,
-        ],
-    );
-    let set = |name: &str, value: &str| {
-        control
-            .set_secret(
-                "demo",
-                name,
-                value,
-                SecretOptions {
-                    enabled: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap_or_else(|e| fail(&e.to_string()));
-    };
-    set("db-password", "s3cr3t-demo-password");
-    set("app-api-key", "demo-api-key");
-    set("app-region", "westeurope");
-    control
-        .import_certificate(
-            "demo",
-            "web-tls",
-            CertificateImport {
-                pem: Some(demo_certificate()),
-                ..Default::default()
-            },
-        )
-        .unwrap_or_else(|e| fail(&e.to_string()));
+    seed_demo_vault(control, TENANT, cluster.plane.issuer());
 
     println!(
         "\n$ helm install vaultsync charts/vaultsync -n vaultsync-system -f <local image, hostNetwork>"
@@ -191,7 +151,7 @@ async fn main() {
 
     println!("\nrotating db-password in the vault (and asking for a refresh now)...");
     let rotated = Instant::now();
-    set("db-password", "r0tated-demo-password");
+    set_demo_secret(control, "db-password", "r0tated-demo-password");
     cluster.kubectl_ok(
         "force a refresh",
         &[
@@ -236,33 +196,4 @@ async fn main() {
     }
     println!("stopping: pods, containerd, kubelets and the control plane are removed");
     drop(cluster);
-}
-
-/// A demo CA and a server certificate for `web.demo.example`, valid for 90 days, as PEM (key,
-/// leaf, CA).
-fn demo_certificate() -> String {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "vaultsync demo CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["web.demo.example".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "web.demo.example");
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(90);
-    let leaf = params.signed_by(&key, &issuer).unwrap();
-    format!("{}{}{}", key.serialize_pem(), leaf.pem(), ca.pem())
-}
-
-fn fail(message: &str) -> ! {
-    eprintln!("demo failed: {message}");
-    std::process::exit(1);
 }

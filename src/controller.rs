@@ -88,21 +88,19 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let vault = shared_vault(&config, &client, &metrics)?;
     let scopes = scopes(&config.namespaces);
     let (secret_cache, secret_events) = managed_secret_watches(&client, &scopes);
-    let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            vault,
-            secret_cache.clone(),
-            recorder(&client),
-            metrics.clone(),
-            Settings {
-                default_tenant: config.tenant_id.clone(),
-                vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
-                reconcile_timeout: config.reconcile_timeout,
-            },
-        )
-        .with_namespace_slots(usize::from(config.namespace_concurrency)),
-    );
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        vault,
+        secret_cache.clone(),
+        recorder(&client),
+        metrics.clone(),
+        Settings {
+            default_tenant: config.tenant_id.clone(),
+            vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
+            reconcile_timeout: config.reconcile_timeout,
+            namespace_concurrency: usize::from(config.namespace_concurrency),
+        },
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = serve_http(&config, &metrics, &health, &stop_rx).await?;
     let wired = Wired::new(&client, &scopes, secret_events, &ctx, &config, &stop_rx);

@@ -362,14 +362,7 @@ async fn vault_side_removal_keeps_or_removes_keys_as_configured() {
 async fn hostile_certificate_material_is_refused_quickly_and_others_keep_syncing() {
     let t = test_namespace("hostile").await;
     let good = pki::chain(Alg::Ec, "Hostile Root", -1, 365);
-    t.import_pem(
-        "tls",
-        &pem_bundle(Some(&good.key_pem), &[&good.leaf, &good.inter, &good.root]),
-        true,
-    );
-    t.apply_certificate("tls", "  certificate:\n    name: tls\n");
-    t.wait_certificate_reason("tls", "Synced", SYNC).await;
-    let (_, kept) = t.secret_bytes("tls").await.unwrap();
+    let kept = t.synced_certificate("tls", &good).await;
 
     let chains: Vec<pki::Chain> = (0..12)
         .map(|n| pki::chain(Alg::Ec, &format!("Many {n}"), -1, 365))

@@ -332,14 +332,7 @@ type Breaker<'a> = Box<dyn Fn() + 'a>;
 async fn bad_inputs_have_precise_reasons_and_keep_the_last_good_data() {
     let t = test_namespace("cbad").await;
     let good = pki::chain(Alg::Ec, "Good Root", -1, 365);
-    t.import_pem(
-        "tls",
-        &pem_bundle(Some(&good.key_pem), &[&good.leaf, &good.inter, &good.root]),
-        true,
-    );
-    t.apply_certificate("tls", "  certificate:\n    name: tls\n");
-    t.wait_certificate_reason("tls", "Synced", SYNC).await;
-    let (_, kept) = t.secret_bytes("tls").await.unwrap();
+    let kept = t.synced_certificate("tls", &good).await;
 
     let other = pki::chain(Alg::Ec, "Other Root", -1, 365);
     let expired = pki::chain(Alg::Ec, "Old Root", -400, -10);

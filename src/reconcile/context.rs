@@ -22,16 +22,8 @@ pub struct Settings {
     pub vault_hosts: HostPolicy,
     /// Longest a due sync may take before it is abandoned (and retried with backoff).
     pub reconcile_timeout: std::time::Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            default_tenant: None,
-            vault_hosts: HostPolicy::default(),
-            reconcile_timeout: std::time::Duration::from_secs(60),
-        }
-    }
+    /// Reconciles of one namespace run at once.
+    pub namespace_concurrency: usize,
 }
 
 /// Everything a reconcile needs, shared by all of them.
@@ -67,6 +59,7 @@ impl Context {
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
+        let namespace_concurrency = settings.namespace_concurrency;
         Context {
             client,
             vault,
@@ -76,15 +69,7 @@ impl Context {
             settings,
             schedule: Schedule::default(),
             clock: Arc::new(SystemClock),
-            slots: NamespaceSlots::default(),
-        }
-    }
-
-    /// Lets at most `per_namespace` reconciles of one namespace run at once.
-    pub fn with_namespace_slots(self, per_namespace: usize) -> Self {
-        Context {
-            slots: NamespaceSlots::new(per_namespace),
-            ..self
+            slots: NamespaceSlots::new(namespace_concurrency),
         }
     }
 

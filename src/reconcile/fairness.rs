@@ -37,12 +37,6 @@ impl NamespaceSlots {
     }
 }
 
-impl Default for NamespaceSlots {
-    fn default() -> Self {
-        NamespaceSlots::new(4)
-    }
-}
-
 /// One taken slot; gives it back when dropped.
 pub struct Slot {
     slots: NamespaceSlots,

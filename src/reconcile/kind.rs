@@ -78,11 +78,10 @@ pub trait Kind:
     fn refresh(
         &self,
         interval: Duration,
-        previous: &Self::Status,
-        learned: Option<&Self::Learned>,
-        now: Now,
+        _previous: &Self::Status,
+        _learned: Option<&Self::Learned>,
+        _now: Now,
     ) -> Refresh {
-        let _ = (previous, learned, now);
         Refresh::Spread(interval)
     }
 

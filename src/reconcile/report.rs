@@ -163,8 +163,9 @@ fn succeeded<K: Kind>(
         next_due: (plan.reads_vault() || plan.entry.due.is_none()).then_some(delay),
         desired: Box::new(desired),
     };
-    finish::<K>(previous, changed, extension, notes, schedule, delay, None)
-        .with_newly_managed(plan.entry.last_desired.is_none())
+    let mut report = finish::<K>(previous, changed, extension, notes, schedule, delay, None);
+    report.newly_managed = plan.entry.last_desired.is_none();
+    report
 }
 
 /// When to read the vault next after a success: the kind's refresh after a read, else the
@@ -290,13 +291,6 @@ fn finish<K: Kind>(
         failure,
         newly_managed: false,
         expiry: extension.expiry,
-    }
-}
-
-impl<S> Report<S> {
-    fn with_newly_managed(mut self, newly_managed: bool) -> Self {
-        self.newly_managed = newly_managed;
-        self
     }
 }
 

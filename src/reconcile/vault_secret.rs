@@ -33,18 +33,13 @@ impl Kind for VaultSecret {
             .map_err(SyncError::InvalidSpec)?;
         let current = values_now(ctx, plan, &start).await?;
         let previous = plan.previous.as_ref();
-        let (data, versions, to_fetch) = split_kept_and_stale(
+        let (mut gathered, to_fetch) = split_kept_and_stale(
             &sources,
             listing.as_deref().map(Vec::as_slice),
             previous,
             &current,
             plan.force.is_some(),
         );
-        let mut gathered = Gathered {
-            data,
-            versions,
-            removed: Vec::new(),
-        };
         let policy = self.spec.on_vault_removal;
         gathered
             .fetch(ctx, &start.access, &to_fetch, &current, policy)
@@ -54,35 +49,7 @@ impl Kind for VaultSecret {
         if plan.entry.generation == self.metadata.generation {
             gathered.carry_vanished(&sources, previous, &current, policy);
         }
-        let Gathered {
-            data,
-            versions,
-            removed,
-        } = gathered;
-        let owner = steps::owner::<VaultSecret>(&plan.key);
-        let secret_name = self.target_name();
-        let desired = desired_secret(
-            &owner,
-            &self.spec.target,
-            &secret_name,
-            "Opaque",
-            data,
-            versions,
-        );
-        let existing = start.existing.as_ref();
-        let applied = apply(
-            &ctx.client,
-            &plan.key.namespace,
-            &desired,
-            existing,
-            start.adopt,
-        )
-        .await?;
-        Ok(Written {
-            desired,
-            applied,
-            learned: (!removed.is_empty()).then_some(removed),
-        })
+        gathered.write(self, ctx, plan, &start).await
     }
 
     fn extend(
@@ -118,6 +85,7 @@ impl Kind for VaultSecret {
 }
 
 /// What a sync puts into the Secret, and the keys it removed.
+#[derive(Default)]
 struct Gathered {
     data: BTreeMap<String, SecretValue>,
     versions: Vec<SyncedVersion>,
@@ -161,6 +129,33 @@ impl Gathered {
             self.data.insert(source.key.clone(), bundle.value);
         }
         Ok(())
+    }
+
+    /// Builds the Secret from what was gathered and applies it.
+    async fn write(
+        self,
+        resource: &VaultSecret,
+        ctx: &Context,
+        plan: &Plan<VaultSecret>,
+        start: &steps::Start,
+    ) -> Result<Written<Vec<RemovedKey>>, SyncError> {
+        let owner = steps::owner::<VaultSecret>(&plan.key);
+        let desired = desired_secret(
+            &owner,
+            &resource.spec.target,
+            &resource.target_name(),
+            "Opaque",
+            self.data,
+            self.versions,
+        );
+        let existing = start.existing.as_ref();
+        let namespace = &plan.key.namespace;
+        let applied = apply(&ctx.client, namespace, &desired, existing, start.adopt).await?;
+        Ok(Written {
+            desired,
+            applied,
+            learned: (!self.removed.is_empty()).then_some(self.removed),
+        })
     }
 
     /// Keys synced before whose vault secret no longer is among the sources: kept with their
@@ -248,16 +243,11 @@ fn split_kept_and_stale<'a>(
     previous: Option<&SyncStatus>,
     current: &BTreeMap<String, SecretValue>,
     force: bool,
-) -> (
-    BTreeMap<String, SecretValue>,
-    Vec<SyncedVersion>,
-    Vec<&'a Source>,
-) {
+) -> (Gathered, Vec<&'a Source>) {
     let recorded: BTreeMap<&str, &SyncedVersion> = previous
         .map(|s| s.versions.iter().map(|v| (v.key.as_str(), v)).collect())
         .unwrap_or_default();
-    let mut data = BTreeMap::new();
-    let mut versions = Vec::new();
+    let mut kept = Gathered::default();
     let mut to_fetch = Vec::new();
     for source in sources {
         let listed =
@@ -267,11 +257,11 @@ fn split_kept_and_stale<'a>(
         if select::needs_fetch(source, listed, recorded, value.is_some(), force) {
             to_fetch.push(source);
         } else if let (Some(value), Some(recorded)) = (value, recorded) {
-            data.insert(source.key.clone(), value.clone());
-            versions.push(recorded.clone());
+            kept.data.insert(source.key.clone(), value.clone());
+            kept.versions.push(recorded.clone());
         }
     }
-    (data, versions, to_fetch)
+    (kept, to_fetch)
 }
 
 /// Reads one source's value, with its audit line.

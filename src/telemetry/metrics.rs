@@ -89,14 +89,80 @@ struct Inner {
     sync_times: Mutex<HashMap<ObjectLabels, i64>>,
 }
 
-/// Registers `metric` under `name` (with `unit` metadata when given) and returns it.
-fn register<M>(registry: &mut Registry, name: &str, help: &str, unit: Option<Unit>, metric: M) -> M
+/// A metric's name, help text and unit metadata.
+struct Description {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<Unit>,
+}
+
+// Encoding appends `_total` to counters, so the registered name omits it.
+const RECONCILES: Description = Description {
+    name: "vaultsync_reconciles",
+    help: "Reconciles finished, by kind, result and failure reason",
+    unit: None,
+};
+
+const RECONCILE_DURATION: Description = Description {
+    name: "vaultsync_reconcile_duration",
+    help: "Wall-clock duration of one reconcile",
+    unit: Some(Unit::Seconds),
+};
+
+const VAULT_REQUESTS: Description = Description {
+    name: "vaultsync_vault_requests",
+    help: "Requests to Azure Key Vault, by operation and outcome",
+    unit: None,
+};
+
+const MANAGED_SECRETS: Description = Description {
+    name: "vaultsync_managed_secrets",
+    help: "Kubernetes Secrets currently managed, by source kind",
+    unit: None,
+};
+
+const LAST_SYNC: Description = Description {
+    name: "vaultsync_last_sync_timestamp",
+    help: "Unix time of the last successful sync of an object",
+    unit: Some(Unit::Seconds),
+};
+
+// Registered without unit metadata: OpenMetrics would then demand a `_seconds` suffix, and the
+// name the issue asks for puts the unit first.
+const SINCE_LAST_SYNC: Description = Description {
+    name: "vaultsync_seconds_since_last_sync",
+    help: "Seconds elapsed since the last successful sync of an object, computed at scrape time",
+    unit: None,
+};
+
+const CERT_EXPIRY: Description = Description {
+    name: "vaultsync_certificate_expiry_timestamp",
+    help: "Unix time at which a synced certificate stops being valid (notAfter)",
+    unit: Some(Unit::Seconds),
+};
+
+const LEADER: Description = Description {
+    name: "vaultsync_leader",
+    help: "1 while this process may reconcile (it holds the leader-election Lease, or leader \
+             election is off), 0 otherwise",
+    unit: None,
+};
+
+const INSECURE: Description = Description {
+    name: "vaultsync_insecure_challenge_verification_disabled",
+    help: "1 when Key Vault challenge-resource verification is turned off (emulators only)",
+    unit: None,
+};
+
+/// Registers `metric` as `description` says and returns it.
+fn register<M>(registry: &mut Registry, description: &Description, metric: M) -> M
 where
     M: prometheus_client::registry::Metric + Clone,
 {
+    let Description { name, help, unit } = description;
     match unit {
-        Some(unit) => registry.register_with_unit(name, help, unit, metric.clone()),
-        None => registry.register(name, help, metric.clone()),
+        Some(unit) => registry.register_with_unit(*name, *help, unit.clone(), metric.clone()),
+        None => registry.register(*name, *help, metric.clone()),
     }
     metric
 }
@@ -124,73 +190,19 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let r = &mut registry;
-        // Encoding appends `_total` to counters, so the registered name omits it.
-        let reconciles = register(
-            r,
-            "vaultsync_reconciles",
-            "Reconciles finished, by kind, result and failure reason",
-            None,
-            Family::default(),
-        );
+        let reconciles = register(r, &RECONCILES, Family::default());
         let reconcile_duration = register(
             r,
-            "vaultsync_reconcile_duration",
-            "Wall-clock duration of one reconcile",
-            Some(Unit::Seconds),
+            &RECONCILE_DURATION,
             HistogramFamily::new_with_constructor(|| Histogram::new(DURATION_BUCKETS)),
         );
-        let vault_requests = register(
-            r,
-            "vaultsync_vault_requests",
-            "Requests to Azure Key Vault, by operation and outcome",
-            None,
-            Family::default(),
-        );
-        let managed_secrets = register(
-            r,
-            "vaultsync_managed_secrets",
-            "Kubernetes Secrets currently managed, by source kind",
-            None,
-            Family::default(),
-        );
-        let last_sync = register(
-            r,
-            "vaultsync_last_sync_timestamp",
-            "Unix time of the last successful sync of an object",
-            Some(Unit::Seconds),
-            Family::default(),
-        );
-        // Registered without unit metadata: OpenMetrics would then demand a `_seconds` suffix,
-        // and the name the issue asks for puts the unit first.
-        let since_last_sync = register(
-            r,
-            "vaultsync_seconds_since_last_sync",
-            "Seconds elapsed since the last successful sync of an object, computed at scrape time",
-            None,
-            Family::default(),
-        );
-        let cert_expiry = register(
-            r,
-            "vaultsync_certificate_expiry_timestamp",
-            "Unix time at which a synced certificate stops being valid (notAfter)",
-            Some(Unit::Seconds),
-            Family::default(),
-        );
-        let leader = register(
-            r,
-            "vaultsync_leader",
-            "1 while this process may reconcile (it holds the leader-election Lease, or leader \
-             election is off), 0 otherwise",
-            None,
-            Gauge::default(),
-        );
-        let insecure = register(
-            r,
-            "vaultsync_insecure_challenge_verification_disabled",
-            "1 when Key Vault challenge-resource verification is turned off (emulators only)",
-            None,
-            Gauge::default(),
-        );
+        let vault_requests = register(r, &VAULT_REQUESTS, Family::default());
+        let managed_secrets = register(r, &MANAGED_SECRETS, Family::default());
+        let last_sync = register(r, &LAST_SYNC, Family::default());
+        let since_last_sync = register(r, &SINCE_LAST_SYNC, Family::default());
+        let cert_expiry = register(r, &CERT_EXPIRY, Family::default());
+        let leader = register(r, &LEADER, Gauge::default());
+        let insecure = register(r, &INSECURE, Gauge::default());
         Self {
             inner: Arc::new(Inner {
                 registry,

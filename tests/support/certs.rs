@@ -8,9 +8,21 @@ use kube::Api;
 use vaultsync::crd::{Condition, VaultCertificate};
 use vaultsync_emulator::CertificateImport;
 
+use super::pki::{Chain, pem_bundle};
 use super::world::{TestNamespace, ready_reason, world};
 
 impl TestNamespace {
+    /// Imports `chain` (key, leaf, intermediate, root) as certificate `name`, syncs a
+    /// VaultCertificate of that name into Secret `name` and returns the Secret's data.
+    pub async fn synced_certificate(&self, name: &str, chain: &Chain) -> BTreeMap<String, Vec<u8>> {
+        let certs = [&chain.leaf, &chain.inter, &chain.root];
+        self.import_pem(name, &pem_bundle(Some(&chain.key_pem), &certs), true);
+        self.apply_certificate(name, &format!("  certificate:\n    name: {name}\n"));
+        self.wait_certificate_reason(name, "Synced", Duration::from_secs(60))
+            .await;
+        self.secret_bytes(name).await.expect("the synced Secret").1
+    }
+
     /// Imports a PFX (empty password) into this tenant's vault, keeping the upload's chain order;
     /// returns the certificate version.
     pub fn import_pfx(&self, name: &str, pfx: Vec<u8>) -> String {

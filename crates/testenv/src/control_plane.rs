@@ -1,7 +1,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -507,25 +507,15 @@ async fn wait_for_etcd(
     port: u16,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let step = "wait for etcd";
-    let deadline = Instant::now() + timeout;
-    loop {
-        etcd.check_running(step)?;
-        let last = match etcd_health(port).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => "health endpoint says not healthy".to_string(),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() > deadline {
-            return Err(StartError::NotReady {
-                step,
-                seconds: timeout.as_secs(),
-                last_problem: last,
-                log: etcd.log.clone(),
-            });
+    let every = Duration::from_millis(100);
+    etcd.wait_until("wait for etcd", timeout, every, || async {
+        match etcd_health(port).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("health endpoint says not healthy".to_string()),
+            Err(e) => Err(e.to_string()),
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 async fn etcd_health(port: u16) -> std::io::Result<bool> {
@@ -545,32 +535,24 @@ async fn wait_for_apiserver(
     timeout: Duration,
 ) -> Result<(), StartError> {
     let step = "wait for kube-apiserver readiness";
-    let deadline = Instant::now() + timeout;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    loop {
-        apiserver.check_running(step)?;
-        let request = http::Request::get("/readyz")
-            .body(Vec::new())
-            .expect("a static request is valid");
-        let last = match client.request_text(request).await {
-            Ok(body) if body.trim() == "ok" => match namespaces.get_opt("default").await {
-                Ok(Some(_)) => return Ok(()),
-                Ok(None) => "namespace default not created yet".to_string(),
-                Err(e) => e.to_string(),
-            },
-            Ok(body) => format!("readyz said {body}"),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() > deadline {
-            return Err(StartError::NotReady {
-                step,
-                seconds: timeout.as_secs(),
-                last_problem: last,
-                log: apiserver.log.clone(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let every = Duration::from_millis(200);
+    apiserver
+        .wait_until(step, timeout, every, || async {
+            let request = http::Request::get("/readyz")
+                .body(Vec::new())
+                .expect("a static request is valid");
+            match client.request_text(request).await {
+                Ok(body) if body.trim() == "ok" => match namespaces.get_opt("default").await {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => Err("namespace default not created yet".to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Ok(body) => Err(format!("readyz said {body}")),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
 }
 
 /// The ServiceAccount controller creates `default` in every namespace: seeing it proves
@@ -580,25 +562,19 @@ async fn wait_for_controller_manager(
     client: &Client,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let step = "wait for kube-controller-manager";
-    let deadline = Instant::now() + timeout;
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-    let mut last = String::from("ServiceAccount default/default not created yet");
-    loop {
-        kcm.check_running(step)?;
-        match accounts.get_opt("default").await {
-            Ok(Some(_)) => return Ok(()),
-            Ok(None) => {}
-            Err(e) => last = e.to_string(),
-        }
-        if Instant::now() > deadline {
-            return Err(StartError::NotReady {
-                step,
-                seconds: timeout.as_secs(),
-                last_problem: last,
-                log: kcm.log.clone(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let every = Duration::from_millis(200);
+    kcm.wait_until(
+        "wait for kube-controller-manager",
+        timeout,
+        every,
+        || async {
+            match accounts.get_opt("default").await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err("ServiceAccount default/default not created yet".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    )
+    .await
 }

@@ -57,6 +57,38 @@ impl ManagedProcess {
         self.child.id()
     }
 
+    /// Polls `probe` every `every` while this process runs, until it answers `Ok`; fails with
+    /// the last problem it reported and this process's log after `timeout`, or at once when the
+    /// process exits.
+    pub async fn wait_until<Fut>(
+        &mut self,
+        step: &'static str,
+        timeout: Duration,
+        every: Duration,
+        mut probe: impl FnMut() -> Fut,
+    ) -> Result<(), StartError>
+    where
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_running(step)?;
+            let last_problem = match probe().await {
+                Ok(()) => return Ok(()),
+                Err(problem) => problem,
+            };
+            if Instant::now() > deadline {
+                return Err(StartError::NotReady {
+                    step,
+                    seconds: timeout.as_secs(),
+                    last_problem,
+                    log: self.log.clone(),
+                });
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
     /// Fails with [`StartError::Exited`] if the process has already exited.
     pub fn check_running(&mut self, step: &'static str) -> Result<(), StartError> {
         match self.child.try_wait() {

@@ -585,31 +585,22 @@ async fn wait_for_containerd(
     socket: &Path,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let step = "wait for containerd";
-    let deadline = Instant::now() + timeout;
-    loop {
-        containerd.check_running(step)?;
-        let last = match Command::new(ctr)
-            .arg("--address")
-            .arg(socket)
-            .args(["--timeout", "2s", "version"])
-            .stdin(Stdio::null())
-            .output()
-        {
-            Ok(out) if out.status.success() => return Ok(()),
-            Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() > deadline {
-            return Err(StartError::NotReady {
-                step,
-                seconds: timeout.as_secs(),
-                last_problem: last,
-                log: containerd.log.clone(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let every = Duration::from_millis(100);
+    containerd
+        .wait_until("wait for containerd", timeout, every, || async {
+            let version = Command::new(ctr)
+                .arg("--address")
+                .arg(socket)
+                .args(["--timeout", "2s", "version"])
+                .stdin(Stdio::null())
+                .output();
+            match version {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
 }
 
 fn ready_condition(node: &NodeObject) -> Option<(String, String)> {
