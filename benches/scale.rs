@@ -1,132 +1,142 @@
 //! Scale benchmark of the operator binary on a private local control plane and the vault
-//! emulator: time for N VaultSecrets to become Ready, vault requests per resource for the first
-//! sync and per idle refresh cycle, peak memory, and memory with 10,000 unrelated Secrets.
+//! emulator. Prints one Markdown table:
 //!
-//! The same for M VaultCertificates (their own vault, so requests are counted apart): time to
-//! Ready and vault requests per certificate for the first sync and per idle refresh cycle.
+//! - first syncs: N VaultSecrets (8 in 10 single items, 1 in 10 two items, 1 in 10 a bulk
+//!   selector matching two secrets), the first N/10 synced and refreshing before the other 9N/10
+//!   are created at once; time until all are Ready, vault requests per vault object;
+//! - M VaultCertificates in their own vault: time to Ready, requests per certificate;
+//! - idle refresh cycles: vault requests per vault object per cycle, API writes;
+//! - restart with everything synced: time until every resource is synced again, value reads;
+//! - operator memory managing everything, and after U unrelated Secrets appear.
 //!
-//! `cargo bench --bench scale` (N from VAULTSYNC_BENCH_N, default 1000; M from
-//! VAULTSYNC_BENCH_CERTS, default 200).
+//! `cargo bench --profile bench-quick --bench scale` (optimised, quick to build). N from
+//! VAULTSYNC_BENCH_N (default 1000), M from VAULTSYNC_BENCH_CERTS (default 200), U from
+//! VAULTSYNC_BENCH_UNRELATED (default 10000), the per-vault request budget from
+//! VAULTSYNC_BENCH_RPS (default 400, Key Vault's own limit per vault).
+
+mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Bench, env_or, rss_kib};
 use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 use kube::api::{ListParams, ObjectMeta, PostParams};
-use kube::{Api, Client};
 use vaultsync::crd::{
-    CertificateRef, SecretItem, Synced, VaultCertificate, VaultCertificateSpec, VaultSecret,
+    BulkSelector, CertificateRef, SecretItem, VaultCertificate, VaultCertificateSpec, VaultSecret,
     VaultSecretSpec, VaultSource,
 };
-use vaultsync_emulator::{CertificateImport, Emulator, EmulatorConfig, Permission, SecretOptions};
-use vaultsync_testenv::{ControlPlane, ControlPlaneOptions, guard_pid};
+use vaultsync_emulator::{CertificateImport, SecretOptions};
 
-const TENANT: &str = "bench-tenant";
-const CLIENT_ID: &str = "bench-client";
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// What one benchmark VaultSecret reads.
+enum Shape {
+    Single,
+    Pair,
+    Bulk,
 }
 
-async fn create_namespace(client: &Client, name: &str) {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
-}
-
-async fn ready_count<K>(api: &Api<K>) -> usize
-where
-    K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    api.list(&ListParams::default())
-        .await
-        .map(|l| {
-            l.items
-                .iter()
-                .filter(|v| {
-                    v.sync_status().is_some_and(|s| {
-                        s.conditions
-                            .iter()
-                            .any(|c| c.type_ == "Ready" && c.reason == "Synced")
-                    })
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-#[tokio::main]
-async fn main() {
-    let n: usize = std::env::var("VAULTSYNC_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let m: usize = std::env::var("VAULTSYNC_BENCH_CERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let plane = ControlPlane::start(ControlPlaneOptions::default())
-        .await
-        .expect("control plane");
-    let client = plane.client().await.unwrap();
-    let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vaultsync.yaml");
-    assert!(
-        plane
-            .kubectl()
-            .args(["apply", "-f", crds])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let control = emulator.control().clone();
-    control
-        .trust_issuer(plane.issuer(), &plane.jwks().await.unwrap())
-        .unwrap();
-    control.create_vault("bench", TENANT);
-    control.register_app(TENANT, CLIENT_ID);
-    control.add_federated_credential(CLIENT_ID, plane.issuer(), "system:serviceaccount:bench:app");
-    control.assign_role(
-        CLIENT_ID,
-        "bench",
-        &[Permission::SecretsRead, Permission::List],
-    );
-    for i in 0..n {
-        control
-            .set_secret(
-                "bench",
-                &format!("s{i}"),
-                &format!("value-{i}"),
-                SecretOptions {
-                    enabled: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+fn shape(i: usize) -> Shape {
+    match i % 10 {
+        8 => Shape::Pair,
+        9 => Shape::Bulk,
+        _ => Shape::Single,
     }
-    control.create_vault("benchcerts", TENANT);
-    control.assign_role(
-        CLIENT_ID,
-        "benchcerts",
-        &[Permission::SecretsRead, Permission::CertificatesRead],
-    );
+}
+
+/// The vault secrets resource `i` reads.
+fn objects_of(i: usize) -> Vec<String> {
+    match shape(i) {
+        Shape::Single => vec![format!("s{i}")],
+        Shape::Pair => vec![format!("s{i}"), format!("t{i}")],
+        Shape::Bulk => vec![format!("g{i}-a"), format!("g{i}-b")],
+    }
+}
+
+fn vault_secret(i: usize, vault_url: &str) -> VaultSecret {
+    let item = |key: &str, name: String| SecretItem {
+        key: key.into(),
+        name,
+        version: None,
+        decoding: Default::default(),
+    };
+    let (data, data_from) = match shape(i) {
+        Shape::Single => (vec![item("value", format!("s{i}"))], vec![]),
+        Shape::Pair => (
+            vec![
+                item("user", format!("s{i}")),
+                item("password", format!("t{i}")),
+            ],
+            vec![],
+        ),
+        Shape::Bulk => (
+            vec![],
+            vec![BulkSelector {
+                name_prefix: Some(format!("g{i}-")),
+                ..Default::default()
+            }],
+        ),
+    };
+    VaultSecret::new(
+        &format!("vs{i}"),
+        VaultSecretSpec {
+            on_vault_removal: Default::default(),
+            vault: VaultSource {
+                url: vault_url.into(),
+                service_account_name: "app".into(),
+            },
+            data,
+            data_from,
+            keys: vec![],
+            target: Default::default(),
+            template: None,
+            refresh_interval: "60s".into(),
+        },
+    )
+}
+
+async fn create_vault_secrets(api: &Api<VaultSecret>, range: std::ops::Range<usize>, url: &str) {
+    stream::iter(range)
+        .for_each_concurrent(16, |i| {
+            let api = api.clone();
+            let resource = vault_secret(i, url);
+            async move {
+                api.create(&PostParams::default(), &resource).await.unwrap();
+            }
+        })
+        .await;
+}
+
+async fn create_certificates(api: &Api<VaultCertificate>, m: usize, url: &str) {
+    stream::iter(0..m)
+        .for_each_concurrent(16, |i| {
+            let api = api.clone();
+            let resource = VaultCertificate::new(
+                &format!("vc{i}"),
+                VaultCertificateSpec {
+                    vault: VaultSource {
+                        url: url.into(),
+                        service_account_name: "app".into(),
+                    },
+                    certificate: CertificateRef {
+                        name: format!("c{i}"),
+                        version: None,
+                    },
+                    target: Default::default(),
+                    output: Default::default(),
+                    refresh_interval: "60s".into(),
+                    renew_before: "720h".into(),
+                },
+            );
+            async move {
+                api.create(&PostParams::default(), &resource).await.unwrap();
+            }
+        })
+        .await;
+}
+
+fn import_certificates(bench: &Bench, m: usize) {
     for i in 0..m {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec![format!("c{i}.bench.test")]).unwrap();
@@ -134,9 +144,10 @@ async fn main() {
             .distinguished_name
             .push(rcgen::DnType::CommonName, format!("c{i}.bench.test"));
         let cert = params.self_signed(&key).unwrap();
-        control
+        bench
+            .control()
             .import_certificate(
-                "benchcerts",
+                common::CERT_VAULT,
                 &format!("c{i}"),
                 CertificateImport {
                     pem: Some(format!("{}{}", key.serialize_pem(), cert.pem())),
@@ -145,163 +156,39 @@ async fn main() {
             )
             .unwrap();
     }
-    create_namespace(&client, "bench").await;
-    create_namespace(&client, "unrelated").await;
-    let sa = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some("app".into()),
-            annotations: Some(BTreeMap::from([(
-                "azure.workload.identity/client-id".to_string(),
-                CLIENT_ID.to_string(),
-            )])),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(client.clone(), "bench")
-        .create(&PostParams::default(), &sa)
-        .await
-        .unwrap();
-    // wait for CRD to be served
-    let vs: Api<VaultSecret> = Api::namespaced(client.clone(), "bench");
-    while vs.list(&ListParams::default()).await.is_err() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// Resource versions of every VaultSecret, VaultCertificate and managed Secret in `bench`.
+async fn versions(bench: &Bench) -> BTreeMap<String, String> {
+    let client = bench.client();
+    let mut all = BTreeMap::new();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), common::NAMESPACE);
+    let vs: Api<VaultSecret> = Api::namespaced(client.clone(), common::NAMESPACE);
+    let vc: Api<VaultCertificate> = Api::namespaced(client.clone(), common::NAMESPACE);
+    let params = ListParams::default();
+    for s in secrets.list(&params).await.unwrap().items {
+        all.insert(format!("Secret/{}", name(&s.metadata)), rv(&s.metadata));
     }
-
-    let dir = tempfile_dir();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, emulator.ca_pem()).unwrap();
-    let log = std::fs::File::create(dir.join("operator.log")).unwrap();
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_vaultsync"))
-        .args([
-            "run",
-            "--kubeconfig",
-            plane.kubeconfig_path().to_str().unwrap(),
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--tenant-id",
-            TENANT,
-            "--authority-host",
-            &emulator.authority_host(),
-            "--extra-ca-file",
-            ca.to_str().unwrap(),
-            "--allowed-vault-hosts",
-            ".vault.localhost",
-            "--allow-loopback-hosts",
-        ])
-        .args(["--vault-requests-per-second", "400"])
-        .env("RUST_LOG", "warn")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = operator.id();
-    let _guard = guard_pid(pid).unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_rss = rss_kib(pid, "VmRSS:");
-
-    control.reset_counters();
-    let started = Instant::now();
-    let vault_url = emulator.vault_url("bench");
-    stream::iter(0..n)
-        .for_each_concurrent(16, |i| {
-            let vs = vs.clone();
-            let vault_url = vault_url.clone();
-            async move {
-                let resource = VaultSecret::new(
-                    &format!("vs{i}"),
-                    VaultSecretSpec {
-                        on_vault_removal: Default::default(),
-                        vault: VaultSource {
-                            url: vault_url,
-                            service_account_name: "app".into(),
-                        },
-                        data: vec![SecretItem {
-                            key: "value".into(),
-                            name: format!("s{i}"),
-                            version: None,
-                        }],
-                        data_from: vec![],
-                        target: Default::default(),
-                        refresh_interval: "60s".into(),
-                    },
-                );
-                vs.create(&PostParams::default(), &resource).await.unwrap();
-            }
-        })
-        .await;
-    let applied = started.elapsed();
-    loop {
-        if ready_count(&vs).await >= n {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(900),
-            "not all Ready in 15 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    for s in vs.list(&params).await.unwrap().items {
+        all.insert(format!("VS/{}", name(&s.metadata)), rv(&s.metadata));
     }
-    let all_ready = started.elapsed();
-    let first_sync = control.counters();
-    let first_vault = first_sync.by_vault("bench");
-    let first_tokens = first_sync.by_operation("Token");
-    let peak_after_sync = rss_kib(pid, "VmHWM:");
-
-    let vc: Api<VaultCertificate> = Api::namespaced(client.clone(), "bench");
-    control.reset_counters();
-    let cert_started = Instant::now();
-    let certs_url = emulator.vault_url("benchcerts");
-    stream::iter(0..m)
-        .for_each_concurrent(16, |i| {
-            let vc = vc.clone();
-            let url = certs_url.clone();
-            async move {
-                let resource = VaultCertificate::new(
-                    &format!("vc{i}"),
-                    VaultCertificateSpec {
-                        vault: VaultSource {
-                            url,
-                            service_account_name: "app".into(),
-                        },
-                        certificate: CertificateRef {
-                            name: format!("c{i}"),
-                            version: None,
-                        },
-                        target: Default::default(),
-                        output: Default::default(),
-                        refresh_interval: "60s".into(),
-                        renew_before: "720h".into(),
-                    },
-                );
-                vc.create(&PostParams::default(), &resource).await.unwrap();
-            }
-        })
-        .await;
-    while ready_count(&vc).await < m {
-        assert!(
-            cert_started.elapsed() < Duration::from_secs(900),
-            "not all certificates Ready in 15 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    for s in vc.list(&params).await.unwrap().items {
+        all.insert(format!("VC/{}", name(&s.metadata)), rv(&s.metadata));
     }
-    let certs_ready = cert_started.elapsed();
-    let cert_first_vault = control.counters().by_vault("benchcerts");
+    all
+}
 
-    control.reset_counters();
-    let idle_window = Duration::from_secs(130);
-    tokio::time::sleep(idle_window).await;
-    let idle = control.counters();
-    let idle_vault = idle.by_vault("bench");
-    let idle_cert_vault = idle.by_vault("benchcerts");
-    let idle_cert_key_reads = idle.by_op("benchcerts", "GetSecret");
-    let cycles = idle_window.as_secs_f64() / 60.0;
-    let rss_managed = rss_kib(pid, "VmRSS:");
+fn name(meta: &ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
 
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), "unrelated");
-    stream::iter(0..10_000)
+fn rv(meta: &ObjectMeta) -> String {
+    meta.resource_version.clone().unwrap_or_default()
+}
+
+async fn create_unrelated(bench: &Bench, count: usize) {
+    let secrets: Api<Secret> = Api::namespaced(bench.client().clone(), "unrelated");
+    stream::iter(0..count)
         .for_each_concurrent(32, |i| {
             let secrets = secrets.clone();
             async move {
@@ -317,70 +204,153 @@ async fn main() {
             }
         })
         .await;
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    let rss_with_unrelated = rss_kib(pid, "VmRSS:");
-    let peak = rss_kib(pid, "VmHWM:");
+}
 
-    println!("## vaultsync scale benchmark (N = {n})");
+#[tokio::main]
+async fn main() {
+    let n: usize = env_or("VAULTSYNC_BENCH_N", 1000);
+    let m: usize = env_or("VAULTSYNC_BENCH_CERTS", 200);
+    let unrelated: usize = env_or("VAULTSYNC_BENCH_UNRELATED", 10_000);
+    let rps: f64 = env_or("VAULTSYNC_BENCH_RPS", 400.0);
+    let warm = n / 10;
+    let bench = Bench::start().await;
+    let control = bench.control();
+    let mut objects = 0usize;
+    for i in 0..n {
+        for object in objects_of(i) {
+            let value = format!("value-{object}");
+            let options = SecretOptions {
+                enabled: true,
+                ..Default::default()
+            };
+            control
+                .set_secret(common::SECRET_VAULT, &object, &value, options)
+                .unwrap();
+            objects += 1;
+        }
+    }
+    import_certificates(&bench, m);
+    let mut operator = bench.operator(rps);
+    let idle_rss = rss_kib(operator.pid(), "VmRSS:");
+
+    // First syncs: a tenth synced and refreshing, then the rest at once.
+    control.reset_counters();
+    let vs: Api<VaultSecret> = Api::namespaced(bench.client().clone(), common::NAMESPACE);
+    let url = bench.vault_url(common::SECRET_VAULT);
+    create_vault_secrets(&vs, 0..warm, &url).await;
+    bench.wait_ready(&vs, warm, "the warm tenth").await;
+    let started = Instant::now();
+    create_vault_secrets(&vs, warm..n, &url).await;
+    let created = started.elapsed();
+    bench.wait_ready(&vs, n, "every VaultSecret").await;
+    let all_ready = started.elapsed();
+    let first = control.counters();
+    let first_requests = first.by_vault(common::SECRET_VAULT);
+    let first_tokens = first.by_operation("Token");
+
+    control.reset_counters();
+    let vc: Api<VaultCertificate> = Api::namespaced(bench.client().clone(), common::NAMESPACE);
+    let cert_started = Instant::now();
+    create_certificates(&vc, m, &bench.vault_url(common::CERT_VAULT)).await;
+    bench.wait_ready(&vc, m, "every VaultCertificate").await;
+    let certs_ready = cert_started.elapsed();
+    let cert_first = control.counters().by_vault(common::CERT_VAULT);
+
+    // Idle: two refresh intervals with nothing changing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before_idle = versions(&bench).await;
+    control.reset_counters();
+    let idle_window = Duration::from_secs(130);
+    tokio::time::sleep(idle_window).await;
+    let idle = control.counters();
+    let after_idle = versions(&bench).await;
+    let idle_writes = after_idle
+        .iter()
+        .filter(|(k, v)| before_idle.get(*k) != Some(*v))
+        .count();
+    let cycles = idle_window.as_secs_f64() / 60.0;
+    let idle_secret_requests = idle.by_vault(common::SECRET_VAULT) as f64 / cycles;
+    let idle_cert_requests = idle.by_vault(common::CERT_VAULT) as f64 / cycles;
+    let rss_managed = rss_kib(operator.pid(), "VmRSS:");
+    let peak_managed = rss_kib(operator.pid(), "VmHWM:");
+
+    // Restart with everything synced.
+    operator.stop();
+    control.reset_counters();
+    let restart_started = Instant::now();
+    operator = bench.operator(rps);
+    operator.wait_synced(n + m).await;
+    let restarted = restart_started.elapsed();
+    let restart = control.counters();
+    let restart_value_reads =
+        restart.by_operation("GetSecret") + restart.by_operation("GetCertificate");
+    let restart_requests = restart.total() - restart.by_operation("Token");
+
+    // Unrelated Secrets in another namespace.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let rss_before_unrelated = rss_kib(operator.pid(), "VmRSS:");
+    create_unrelated(&bench, unrelated).await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let rss_with_unrelated = rss_kib(operator.pid(), "VmRSS:");
+
+    let per = |requests: f64, of: usize| requests / of.max(1) as f64;
+    println!("## vaultsync scale benchmark");
+    println!(
+        "N = {n} VaultSecrets ({objects} vault secrets: 8 in 10 single items, 1 in 10 two \
+         items, 1 in 10 a bulk selector of two), M = {m} VaultCertificates, budget {rps} \
+         requests/s per vault, 60 s refresh interval\n"
+    );
     println!("| measure | value |\n|---|---|");
     println!(
         "| operator RSS before any resource | {} MiB |",
         idle_rss / 1024
     );
     println!(
-        "| create {n} VaultSecrets (API) | {:.1} s |",
-        applied.as_secs_f64()
+        "| create {} VaultSecrets at once, {warm} already synced and refreshing (API) | {:.1} s |",
+        n - warm,
+        created.as_secs_f64()
     );
     println!(
-        "| all {n} Ready after first create | {:.1} s |",
+        "| all {n} VaultSecrets Ready after that create began | {:.1} s |",
         all_ready.as_secs_f64()
     );
     println!(
-        "| vault requests, first sync | {first_vault} ({:.2} per resource) |",
-        first_vault as f64 / n as f64
+        "| vault requests, first syncs of all {n} | {first_requests} ({:.3} per vault object) |",
+        per(first_requests as f64, objects)
     );
-    println!("| Entra token exchanges, first sync | {first_tokens} |");
+    println!("| Entra token exchanges, first syncs | {first_tokens} |");
     println!(
-        "| vault requests per idle refresh cycle (60 s interval, {:.1} cycles) | {:.0} ({:.3} per resource) |",
-        cycles,
-        idle_vault as f64 / cycles,
-        idle_vault as f64 / cycles / n as f64
-    );
-    println!(
-        "| operator peak RSS after first sync | {} MiB |",
-        peak_after_sync / 1024
+        "| all {m} VaultCertificates Ready | {:.1} s, {cert_first} vault requests ({:.3} per certificate) |",
+        certs_ready.as_secs_f64(),
+        per(cert_first as f64, m)
     );
     println!(
-        "| operator RSS managing {n} VaultSecrets + {m} VaultCertificates, no unrelated Secrets | {} MiB |",
-        rss_managed / 1024
+        "| vault requests per idle refresh cycle, secrets | {idle_secret_requests:.1} ({:.4} per vault object) |",
+        per(idle_secret_requests, objects)
     );
     println!(
-        "| operator RSS after 10,000 unrelated Secrets | {} MiB |",
-        rss_with_unrelated / 1024
-    );
-    println!("| operator peak RSS overall | {} MiB |", peak / 1024);
-    println!("\n## certificates (M = {m}, same operator, 60 s interval)");
-    println!("| measure | value |\n|---|---|");
-    println!(
-        "| all {m} VaultCertificates Ready after first create | {:.1} s |",
-        certs_ready.as_secs_f64()
+        "| vault requests per idle refresh cycle, certificates | {idle_cert_requests:.1} ({:.4} per certificate) |",
+        per(idle_cert_requests, m)
     );
     println!(
-        "| vault requests, first sync | {cert_first_vault} ({:.2} per certificate) |",
-        cert_first_vault as f64 / m.max(1) as f64
+        "| API writes during {:.1} idle cycles | {idle_writes} |",
+        cycles
     );
     println!(
-        "| vault requests per idle refresh cycle | {:.0} ({:.3} per certificate; key re-reads: {idle_cert_key_reads}) |",
-        idle_cert_vault as f64 / cycles,
-        idle_cert_vault as f64 / cycles / m.max(1) as f64
+        "| operator RSS managing {n} VaultSecrets + {m} VaultCertificates | {} MiB (peak {} MiB) |",
+        rss_managed / 1024,
+        peak_managed / 1024
     );
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-    let _ = operator.wait();
-    drop(plane);
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vaultsync-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    println!(
+        "| restart with everything synced: all {} synced again | {:.1} s, {restart_value_reads} value or certificate reads, {restart_requests} vault requests in all |",
+        n + m,
+        restarted.as_secs_f64()
+    );
+    println!(
+        "| operator RSS before / after {unrelated} unrelated Secrets | {} / {} MiB ({:+.1} %) |",
+        rss_before_unrelated / 1024,
+        rss_with_unrelated / 1024,
+        (rss_with_unrelated as f64 / rss_before_unrelated.max(1) as f64 - 1.0) * 100.0
+    );
+    operator.stop();
 }

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{fail, seed_demo_vault};
+use common::{fail, seed_demo_vault, set_demo_secret};
 use vaultsync::config::RunConfig;
 use vaultsync_emulator::{Emulator, EmulatorConfig};
 use vaultsync_testenv::{ControlPlane, ControlPlaneOptions};
@@ -70,6 +70,15 @@ async fn main() {
     }
 
     println!("starting the operator...");
+    // Event Grid push: the emulator delivers the vault's events here, with this shared secret.
+    let push_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| fail(&e.to_string()))
+        .to_string();
+    let push_secret = format!("demo-push-{:016x}", rand::random::<u64>());
+    let push_secret_file = dir.join("push-secret");
+    std::fs::write(&push_secret_file, &push_secret).unwrap();
+    let push_secret_path = push_secret_file.to_string_lossy().into_owned();
     let kubeconfig = plane.kubeconfig_path().to_string_lossy().into_owned();
     let authority = emulator.authority_host();
     let ca = ca_file.to_string_lossy().into_owned();
@@ -91,6 +100,10 @@ async fn main() {
         "--allow-loopback-hosts",
         "--log-format",
         "text",
+        "--push-addr",
+        &push_addr,
+        "--push-shared-secret-file",
+        &push_secret_path,
     ])
     .unwrap_or_else(|e| fail(&e.to_string()));
     // The control plane stops under the operator at exit: its reconnect noise is not news.
@@ -186,6 +199,40 @@ async fn main() {
             "jsonpath={.status.certificate}"
         ])
     );
+    subscribe_push(control, &push_addr, &push_secret).await;
+    let rotated = Instant::now();
+    set_demo_secret(control, "db-password", "pushed-demo-password");
+    let read_password = || {
+        kubectl(&[
+            "get",
+            "secret",
+            "app-secrets",
+            "-n",
+            "demo",
+            "-o",
+            "go-template={{index .data \"DB_PASSWORD\" | base64decode}}",
+        ])
+    };
+    while read_password() != "pushed-demo-password" {
+        if rotated.elapsed() > Duration::from_secs(30) {
+            fail("the pushed rotation did not arrive within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "\nrotated db-password in the vault: Event Grid pushed it, the Secret changed {:.0?} later \
+         (refreshInterval is 1m)",
+        rotated.elapsed()
+    );
+    println!("\nRotate it yourself and watch the Secret follow within about a second:");
+    println!(
+        "  curl -s --cacert {ca} -X PUT {}/vaults/demo/secrets/db-password -d '{{\"value\":\"my-new-password\"}}'",
+        emulator.control_url().trim_end_matches('/')
+    );
+    println!(
+        "  {} --kubeconfig {kubeconfig} get secret app-secrets -n demo -o go-template='{{{{index .data \"DB_PASSWORD\" | base64decode}}}}'",
+        plane.tools().binary("kubectl").display()
+    );
     println!("\nKUBECONFIG={}", plane.kubeconfig_path().display());
     println!("kubectl: {}", plane.tools().binary("kubectl").display());
     if !exit_after {
@@ -195,4 +242,33 @@ async fn main() {
     operator.abort();
     let _ = std::fs::remove_dir_all(&dir);
     drop(plane);
+}
+
+/// Subscribes the operator's push endpoint to vault `demo` (CloudEvents) and waits for the
+/// validation handshake.
+async fn subscribe_push(control: &vaultsync_emulator::Control, addr: &str, secret: &str) {
+    let mut subscription =
+        vaultsync_emulator::EventSubscription::new("demo", &format!("http://{addr}/"));
+    subscription.schema = vaultsync_emulator::EventSchema::CloudEvents;
+    subscription.retry = vaultsync_emulator::RetryPolicy::quick();
+    subscription.delivery_headers.insert(
+        vaultsync::push::DEFAULT_SECRET_HEADER.to_string(),
+        secret.to_string(),
+    );
+    let id = control
+        .subscribe_events(subscription)
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = control.event_subscription(&id).map(|s| s.state);
+        if state == Some(vaultsync_emulator::SubscriptionState::Active) {
+            return;
+        }
+        if Instant::now() > deadline {
+            fail(&format!(
+                "the push subscription did not validate: {state:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

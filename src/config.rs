@@ -1,5 +1,9 @@
 //! Command line and environment configuration.
 
+mod push;
+
+pub use push::PushArgs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -151,6 +155,25 @@ pub struct RunConfig {
         value_parser = crate::duration::parse
     )]
     pub leader_election_retry_period: Duration,
+    /// A file holding the key of the content hashes recorded on synced Secrets (at least 32
+    /// bytes, used as they are, for example from a mounted Secret). Without it the key is kept
+    /// in the Secret `--content-hash-key-secret`, created with a random key on first start.
+    #[arg(long, env = "VAULTSYNC_CONTENT_HASH_KEY_FILE")]
+    pub content_hash_key_file: Option<PathBuf>,
+    /// Name of the Secret holding the content hash key, in the operator's namespace
+    /// (`POD_NAMESPACE`, else the kubeconfig's namespace).
+    #[arg(
+        long,
+        env = "VAULTSYNC_CONTENT_HASH_KEY_SECRET",
+        default_value = "vaultsync-content-hash-key"
+    )]
+    pub content_hash_key_secret: String,
+    /// The Event Grid push endpoint.
+    #[command(flatten)]
+    pub push: PushArgs,
+    /// Rollout restarts of the workloads that consume managed Secrets.
+    #[command(flatten)]
+    pub restarts: crate::restart::RestartSettings,
 }
 
 #[cfg(test)]

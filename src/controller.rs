@@ -1,7 +1,9 @@
 //! Wires the operator together: API client, vault, narrow watches, controllers, HTTP endpoints,
 //! graceful shutdown.
 
-mod watches;
+pub mod content_key;
+mod push;
+pub(crate) mod watches;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +19,12 @@ use kube::{Client, Resource};
 use crate::config::RunConfig;
 use crate::crd::Synced;
 use crate::crd::{VaultCertificate, VaultSecret};
+use crate::desired::content_key::ContentKey;
+use crate::feed::{FeedOptions, Wake};
 use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
 use crate::reconcile::{self, Context, Kind, SecretCache, Settings, SyncError};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Census, Metrics};
 use crate::vault::azure::{AzureOptions, AzureVault};
 use crate::vault::host::HostPolicy;
 use crate::vault::shared::{SharedVault, SharingOptions};
@@ -42,6 +46,12 @@ pub enum StartError {
     /// restarts as a standby.
     #[error("lost the leader-election lease")]
     LeadershipLost,
+    /// No content hash key could be had.
+    #[error(transparent)]
+    ContentKey(#[from] content_key::ContentKeyError),
+    /// The push endpoint could not start.
+    #[error("push endpoint: {0}")]
+    Push(String),
     /// The HTTP endpoint could not bind.
     #[error("failed to listen on {addr}: {source}")]
     Listen {
@@ -83,11 +93,13 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let election = ElectionConfig::from_run_config(&config).map_err(StartError::LeaderElection)?;
     let client = client(&config).await?;
+    let content_key = load_content_key(&config, &client).await?;
     let metrics = Metrics::new();
     let health = Health::default();
-    let vault = shared_vault(&config, &client, &metrics)?;
+    let extra_ca_pem = extra_ca(&config)?;
+    let vault = shared_vault(&config, &client, &metrics, extra_ca_pem.clone())?;
     let scopes = scopes(&config.namespaces);
-    let (secret_cache, secret_events) = managed_secret_watches(&client, &scopes);
+    let (secret_cache, mut secret_events) = managed_secret_watches(&client, &scopes, &content_key);
     let ctx = Arc::new(Context::new(
         client.clone(),
         vault,
@@ -99,9 +111,25 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
             vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
             reconcile_timeout: config.reconcile_timeout,
             namespace_concurrency: usize::from(config.namespace_concurrency),
+            feed: FeedOptions {
+                push_stretch: config.push.poll_stretch.max(1),
+            },
+            content_key: content_key.clone(),
         },
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let restarts = crate::restart::start(
+        &client,
+        &scopes,
+        secret_cache.clone(),
+        recorder(&client),
+        metrics.clone(),
+        &config.restarts,
+        stop_rx.clone(),
+    );
+    if let Some((tap, _)) = &restarts {
+        secret_events = secret_events.into_iter().map(|e| tap.observe(e)).collect();
+    }
     let server = serve_http(&config, &metrics, &health, &stop_rx).await?;
     let wired = Wired::new(&client, &scopes, secret_events, &ctx, &config, &stop_rx);
     tokio::spawn(report_ready(wired.filled, secret_cache, health.clone()));
@@ -117,6 +145,10 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     for route in wired.routes {
         tokio::spawn(route);
     }
+    push::start(&config, extra_ca_pem.as_deref(), ctx.feed.clone()).await?;
+    if let Some((_, restarter)) = restarts {
+        tokio::spawn(restarter);
+    }
     // Each controller finishes its in-flight reconciles after the stop signal, then ends.
     role.run(futures::future::join_all(wired.controllers))
         .await?;
@@ -127,19 +159,30 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     Ok(())
 }
 
+/// The content hash key: from `--content-hash-key-file`, else from the key Secret in the
+/// operator's namespace (created on first start).
+async fn load_content_key(config: &RunConfig, client: &Client) -> Result<ContentKey, StartError> {
+    let key = match &config.content_hash_key_file {
+        Some(path) => content_key::from_file(path)?,
+        None => {
+            let namespace = config
+                .leader_election_namespace
+                .clone()
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or_else(|| client.default_namespace().to_string());
+            content_key::get_or_create(client, &namespace, &config.content_hash_key_secret).await?
+        }
+    };
+    Ok(key)
+}
+
 /// The Azure vault behind the sharing, coalescing, rate-limited layer, reporting to `metrics`.
 fn shared_vault(
     config: &RunConfig,
     client: &Client,
     metrics: &Metrics,
+    extra_ca_pem: Option<String>,
 ) -> Result<SharedVault, StartError> {
-    let extra_ca_pem =
-        match &config.extra_ca_file {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                StartError::Vault(format!("failed to read {}: {e}", path.display()))
-            })?),
-            None => None,
-        };
     let azure = AzureVault::new(
         client.clone(),
         AzureOptions {
@@ -152,6 +195,10 @@ fn shared_vault(
         },
     )
     .map_err(|e| StartError::Vault(e.to_string()))?;
+    let exchange_metrics = metrics.clone();
+    let azure = azure.with_exchange_observer(Arc::new(move |outcome| {
+        exchange_metrics.token_exchange(outcome);
+    }));
     let insecure = config.insecure_disable_challenge_resource_verification;
     if insecure {
         tracing::warn!(
@@ -170,6 +217,18 @@ fn shared_vault(
             move |operation, outcome| observer_metrics.vault_request(operation, outcome),
         )),
     )
+}
+
+/// The extra CA bundle trusted for the vault and the authority, if any.
+fn extra_ca(config: &RunConfig) -> Result<Option<String>, StartError> {
+    config
+        .extra_ca_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| StartError::Vault(format!("failed to read {}: {e}", path.display())))
+        })
+        .transpose()
 }
 
 /// One scope for all namespaces, or one per listed namespace, each once: a repeated one would
@@ -193,10 +252,11 @@ fn scopes(listed: &[String]) -> Vec<Scope> {
 fn managed_secret_watches(
     client: &Client,
     scopes: &[Scope],
+    content_key: &ContentKey,
 ) -> (SecretCache, Vec<watches::SecretEvents>) {
     let (stores, events): (Vec<_>, Vec<_>) = scopes
         .iter()
-        .map(|scope| watches::managed_secrets(client, scope))
+        .map(|scope| watches::managed_secrets(client, scope, content_key.clone()))
         .unzip();
     (SecretCache::new(stores), events)
 }
@@ -262,6 +322,7 @@ impl Wired {
             routes: Vec::new(),
             filled: Vec::new(),
         };
+        let mut wakes = Vec::new();
         for (scope, secrets) in scopes.iter().zip(secret_events) {
             let (vs_tx, vs_rx) = futures::channel::mpsc::unbounded();
             let (vc_tx, vc_rx) = futures::channel::mpsc::unbounded();
@@ -269,6 +330,7 @@ impl Wired {
                 vault_secrets: vs_tx,
                 vault_certificates: vc_tx,
             };
+            wakes.push((scope.clone(), routes.clone()));
             wired.routes.push(Box::pin(watches::route(secrets, routes)));
             let concurrency = config.concurrency;
             let (run, filled) =
@@ -280,8 +342,29 @@ impl Wired {
             wired.controllers.push(run);
             wired.filled.push(filled);
         }
+        ctx.feed.set_wake(wake_through(wakes));
         wired
     }
+}
+
+/// Wakes a resource through the controller of the scope holding its namespace.
+fn wake_through(scopes: Vec<(Scope, Routes)>) -> Wake {
+    Arc::new(move |key: &reconcile::ObjectKey| {
+        let Some((_, routes)) = scopes
+            .iter()
+            .find(|(scope, _)| scope.as_ref().is_none_or(|ns| *ns == key.namespace))
+        else {
+            return;
+        };
+        // A closed channel means that controller stopped; shutdown is under way.
+        if key.kind == VaultSecret::KIND {
+            let reference = ObjectRef::new(&key.name).within(&key.namespace);
+            let _ = routes.vault_secrets.unbounded_send(reference);
+        } else if key.kind == VaultCertificate::KIND {
+            let reference = ObjectRef::new(&key.name).within(&key.namespace);
+            let _ = routes.vault_certificates.unbounded_send(reference);
+        }
+    })
 }
 
 /// The controller of kind `K` in `scope`, also triggered by `routed` (changes to its Secrets),
@@ -295,6 +378,7 @@ fn controller<K: Kind>(
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>) {
     let (store, events) = watches::resources::<K>(client, scope);
+    ctx.metrics.add_census(K::KIND, census(store.clone()));
     let filled = ready(store.clone());
     let run = Controller::for_stream(events, store)
         .with_config(ControllerConfig::default().concurrency(concurrency))
@@ -303,6 +387,21 @@ fn controller<K: Kind>(
         .run(reconcile::reconcile::<K>, error_policy, ctx.clone())
         .for_each(forget_deleted::<K>(ctx.clone()));
     (Box::pin(run), filled)
+}
+
+/// Counts the cached resources of `store` by their Ready condition, for `vaultsync_resources`.
+fn census<K>(store: kube::runtime::reflector::Store<K>) -> Census
+where
+    K: Synced + Clone + Send + Sync + 'static,
+{
+    Box::new(move |record| {
+        for resource in store.state() {
+            let ready = resource
+                .sync_status()
+                .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"));
+            record(ready.map(|c| (c.status, c.reason.as_str())));
+        }
+    })
 }
 
 fn ready<K>(store: kube::runtime::reflector::Store<K>) -> BoxFuture<'static, ()>
@@ -334,6 +433,7 @@ fn forget_deleted<K: Synced>(
         if let Err(kube::runtime::controller::Error::ObjectNotFound(object)) = &result {
             let namespace = object.namespace.clone().unwrap_or_default();
             ctx.schedule.forget(K::KIND, &namespace, &object.name);
+            ctx.feed.forget(K::KIND, &namespace, &object.name);
             ctx.metrics.forget_object(K::KIND, &namespace, &object.name);
             ctx.metrics
                 .set_managed_secrets(K::KIND, ctx.schedule.managed_count(K::KIND) as i64);

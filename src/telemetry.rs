@@ -4,8 +4,12 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+mod catalog;
+mod census;
 mod metrics;
 
+pub use catalog::MetricInfo;
+pub use census::{Census, MAX_REASONS, OTHER_REASON, PENDING_REASON};
 pub use metrics::{Metrics, ReconcileOutcome};
 
 /// Log output format.

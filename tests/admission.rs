@@ -193,6 +193,21 @@ async fn invalid_vault_certificate_specs_are_rejected_with_actionable_messages()
         "  certificate:\n    name: web\n  output:\n    pkcs12:\n      key: keystore.p12\n",
         "passwordSecretRef: Required value",
     );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: ca\n  output:\n    trustBundle: {}\n  target:\n    type: kubernetes.io/tls\n",
+        "output.trustBundle writes no private key, so target.type must be Opaque",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: ca\n  output:\n    trustBundle: {}\n    pkcs12:\n      passwordSecretRef:\n        name: pw\n        key: password\n",
+        "output.trustBundle writes no private key: remove output.pkcs12",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: ca\n  output:\n    trustBundle:\n      truststore:\n        key: ca.crt\n        passwordSecretRef:\n          name: pw\n          key: password\n",
+        "trustBundle.truststore.key must not be ca.crt",
+    );
 }
 
 #[tokio::test]
@@ -212,12 +227,153 @@ async fn target_types_that_grant_access_or_belong_to_other_tools_are_refused() {
         );
     }
     let spec = format!(
-        "{GOOD_VAULT}  data:\n  - key: k\n    name: s\n  target:\n    type: kubernetes.io/basic-auth\n"
+        "{GOOD_VAULT}  data:\n  - key: username\n    name: s\n  target:\n    type: kubernetes.io/basic-auth\n"
     );
     let out = kubectl_apply(&vault_secret(&ns, "basic", &spec));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `spec` with two items, `user` and `password`, followed by `rest`.
+fn with_sources(rest: &str) -> String {
+    format!(
+        "{GOOD_VAULT}  data:\n  - key: user\n    name: db-user\n  - key: password\n    name: db-password\n{rest}"
+    )
+}
+
+#[tokio::test]
+async fn templates_and_typed_secrets_are_accepted_when_well_formed() {
+    let ns = namespace().await;
+    let spec = with_sources(concat!(
+        "  template:\n",
+        "    data:\n",
+        "      config.json: '{\"db\": {\"user\": {{ user | json }}, \"password\": {{password|json}}}}'\n",
+        "      app.yaml: \"password: {{ password | trim | yaml }}\\nliteral: {{ \\\"{{\\\" }}\\n\"\n",
+        "    basicAuth:\n",
+        "      username: '{{ user }}'\n",
+        "      password: '{{ password | trim }}'\n",
+        "  target:\n",
+        "    type: kubernetes.io/basic-auth\n",
+    ));
+    let out = kubectl_apply(&vault_secret(&ns, "templated", &spec));
+    assert!(
+        out.status.success(),
+        "{spec}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spec = with_sources(concat!(
+        "  template:\n",
+        "    dockerConfigJson:\n",
+        "      registries:\n",
+        "      - server: registry.example.com\n",
+        "        username: '{{ user }}'\n",
+        "        password: '{{ password }}'\n",
+    ));
+    let out = kubectl_apply(&vault_secret(&ns, "registry", &spec));
+    assert!(
+        out.status.success(),
+        "{spec}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spec = format!(
+        "{GOOD_VAULT}  data:\n  - key: keystore\n    name: keystore\n    decoding: Base64\n  dataFrom:\n  - namePrefix: bin-\n    decoding: Auto\n"
+    );
+    let out = kubectl_apply(&vault_secret(&ns, "binary", &spec));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn malformed_templates_are_rejected_with_the_grammar() {
+    let ns = namespace().await;
+    let grammar = "a template is text with placeholders such as {{ password }}";
+    for template in [
+        "'{{ user | base65 }}'",
+        "'{{ user'",
+        "'{{ }}'",
+        "'{{ user base64 }}'",
+        "'{{ {user} }}'",
+        "'{{ \"open }}'",
+    ] {
+        let spec = with_sources(&format!("  template:\n    data:\n      out: {template}\n"));
+        assert_rejected(&ns, &spec, grammar);
+    }
+    let spec = with_sources("  template:\n    basicAuth:\n      username: '{{ user | jsn }}'\n");
+    assert_rejected(&ns, &spec, grammar);
+    let spec = with_sources("  template:\n    data:\n      has/slash: '{{ user }}'\n");
+    assert_rejected(&ns, &spec, "template.data keys are Secret keys");
+    let spec = with_sources("  template: {}\n");
+    assert_rejected(&ns, &spec, "a template writes nothing");
+}
+
+#[tokio::test]
+async fn typed_secret_mismatches_are_rejected_with_actionable_messages() {
+    let ns = namespace().await;
+    let basic = "    basicAuth:\n      username: '{{ user }}'\n";
+    let ssh = "    sshAuth:\n      privateKey: '{{ password }}'\n";
+    let spec = with_sources(&format!(
+        "  template:\n{basic}  target:\n    type: kubernetes.io/ssh-auth\n"
+    ));
+    assert_rejected(&ns, &spec, "target.type does not match the template");
+    let spec = with_sources(&format!("  template:\n{basic}{ssh}"));
+    assert_rejected(&ns, &spec, "give at most one of template.dockerConfigJson");
+    let spec = with_sources("  template:\n    basicAuth: {}\n");
+    assert_rejected(&ns, &spec, "template.basicAuth needs username or password");
+    let spec = with_sources(&format!(
+        "  template:\n{basic}    data:\n      password: '{{{{ password }}}}'\n"
+    ));
+    assert_rejected(
+        &ns,
+        &spec,
+        "template.basicAuth writes the keys username and password",
+    );
+    let registry =
+        "      - server: r.example.com\n        username: u\n        password: '{{ password }}'\n";
+    let spec = with_sources(&format!(
+        "  template:\n    dockerConfigJson:\n      registries:\n{registry}{registry}"
+    ));
+    assert_rejected(&ns, &spec, "has the same server twice");
+    let spec = with_sources("  target:\n    type: kubernetes.io/ssh-auth\n");
+    assert_rejected(&ns, &spec, "target.type needs keys the spec does not write");
+    let spec = with_sources(
+        "  template:\n    data:\n      config: '{{ user }}'\n  target:\n    type: kubernetes.io/dockerconfigjson\n",
+    );
+    assert_rejected(&ns, &spec, "target.type needs keys the spec does not write");
+    let spec = format!("{GOOD_VAULT}  data:\n  - key: k\n    name: s\n    decoding: Hex\n");
+    assert_rejected(
+        &ns,
+        &spec,
+        "spec.data[0].decoding: Unsupported value: \"Hex\"",
+    );
+}
+
+#[tokio::test]
+async fn vault_key_items_are_validated() {
+    let ns = namespace().await;
+    let spec = format!(
+        "{GOOD_VAULT}  keys:\n  - key: signing.pem\n    name: token-signing\n  - key: signing.jwk\n    name: token-signing\n    format: JWK\n"
+    );
+    let out = kubectl_apply(&vault_secret(&ns, "keys-only", &spec));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spec = format!("{GOOD_VAULT}  keys:\n  - key: a\n    name: k1\n  - key: a\n    name: k2\n");
+    assert_rejected(&ns, &spec, "every keys[].key must be unique");
+    let spec =
+        format!("{GOOD_VAULT}  data:\n  - key: a\n    name: s\n  keys:\n  - key: a\n    name: k\n");
+    assert_rejected(&ns, &spec, "a keys[].key is also a data[].key");
+    let spec = format!("{GOOD_VAULT}  keys:\n  - key: a\n    name: k\n    format: DER\n");
+    assert_rejected(
+        &ns,
+        &spec,
+        "spec.keys[0].format: Unsupported value: \"DER\"",
     );
 }

@@ -3,17 +3,24 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
+use sha2::{Digest, Sha256};
+use support::eventually::{check, eventually};
 use support::kubectl_apply;
 use support::pki::{self, Alg, pem_bundle};
 use support::world::{TestNamespace, test_namespace, world};
+use vaultsync::controller::content_key::get_or_create;
+use vaultsync::desired::content_key::ContentKey;
+use vaultsync::vault::SecretValue;
 use vaultsync_emulator::Fault;
 
 const SYNC: Duration = Duration::from_secs(60);
@@ -418,4 +425,113 @@ async fn an_endless_listing_is_cut_off_with_a_precise_reason() {
         "a bystander waited {calm:?}"
     );
     world().control().clear_faults(&t.vault);
+}
+
+/// The content hash as it was before it was keyed: SHA-256 over the length-prefixed type, keys
+/// and values. Anyone who can edit a Secret can compute it.
+fn unkeyed_hash(type_: &str, data: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut hasher = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_be_bytes());
+        hasher.update(bytes);
+    };
+    part(type_.as_bytes());
+    for (key, value) in data {
+        part(key.as_bytes());
+        part(value);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_edited_certificate_secret_with_a_recomputed_hash_is_still_restored() {
+    let t = test_namespace("forged").await;
+    let chain = pki::chain(Alg::Ec, "Forged Root", -1, 365);
+    let kept = t.synced_certificate("tls", &chain).await;
+    let other = pki::chain(Alg::Ec, "Intruder Root", -1, 365);
+    let mut tampered = kept.clone();
+    tampered.insert("tls.key".into(), other.key_pem.clone().into_bytes());
+    // The tenant replaces the key and makes the recorded hash match the new data, as an
+    // unkeyed hash allowed: the operator would then have taken the data as its own build.
+    let secrets = Api::<Secret>::namespaced(t.client.clone(), &t.ns);
+    let mut secret = secrets.get("tls").await.unwrap();
+    let type_ = secret.type_.clone().unwrap();
+    secret.data = Some(
+        tampered
+            .iter()
+            .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+            .collect(),
+    );
+    secret.metadata.annotations.get_or_insert_default().insert(
+        "vaultsync.dev/content-hash".into(),
+        unkeyed_hash(&type_, &tampered),
+    );
+    secrets
+        .replace("tls", &PostParams::default(), &secret)
+        .await
+        .unwrap();
+    eventually(
+        "the edited Secret restored from the vault",
+        SYNC,
+        || async {
+            let now = t.secret_bytes("tls").await.unwrap().1;
+            check(now == kept, "still the edited key")
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_content_hash_is_keyed_by_one_key_every_replica_shares() {
+    let t = test_namespace("hashkey").await;
+    // Replicas starting together: one creates the key Secret, the others read it.
+    let client = t.client.clone();
+    let ns = t.ns.clone();
+    let keys = futures::future::join_all((0..4).map(|_| {
+        let (client, ns) = (client.clone(), ns.clone());
+        async move { get_or_create(&client, &ns, "hash-key").await.unwrap() }
+    }))
+    .await;
+    let probe: BTreeMap<String, SecretValue> = [("k".to_string(), SecretValue::new("v"))].into();
+    let hashes: Vec<String> = keys.iter().map(|k| k.hash("Opaque", &probe)).collect();
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+    let stored = Api::<Secret>::namespaced(t.client.clone(), &t.ns)
+        .get("hash-key")
+        .await
+        .unwrap();
+    assert_eq!(stored.immutable, Some(true));
+    let raw = &stored.data.as_ref().unwrap()["key"].0;
+    assert_eq!(raw.len(), 32);
+    assert_eq!(
+        ContentKey::new(raw).unwrap().hash("Opaque", &probe),
+        hashes[0]
+    );
+
+    // The world's operator runs out of cluster: its key Secret is in the kubeconfig's namespace.
+    let value = "keyed-hash-value";
+    t.set("db", value);
+    t.apply("app", "  data:\n  - key: password\n    name: db\n");
+    t.wait_reason("app", "Synced", SYNC).await;
+    let world_key = Api::<Secret>::namespaced(t.client.clone(), "default")
+        .get("vaultsync-content-hash-key")
+        .await
+        .unwrap();
+    let world_key = ContentKey::new(&world_key.data.unwrap()["key"].0).unwrap();
+    let synced = Api::<Secret>::namespaced(t.client.clone(), &t.ns)
+        .get("app")
+        .await
+        .unwrap();
+    let recorded = &synced.metadata.annotations.as_ref().unwrap()["vaultsync.dev/content-hash"];
+    let data: BTreeMap<String, Vec<u8>> =
+        [("password".to_string(), value.as_bytes().to_vec())].into();
+    let values = data
+        .iter()
+        .map(|(k, v)| (k.clone(), SecretValue::new(v.clone())))
+        .collect();
+    assert_eq!(recorded, &world_key.hash("Opaque", &values));
+    assert_ne!(recorded, &unkeyed_hash("Opaque", &data));
 }

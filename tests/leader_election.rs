@@ -8,20 +8,18 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use support::eventually::{check, eventually, eventually_every};
 use support::kubectl;
-use support::world::{
-    TestNamespace, backdrop, free_metrics_addr, spawn_operator, test_namespace_without_operator,
-};
-use vaultsync_testenv::{Watchdog, guard_pid};
+use support::operator::{Operator, tail};
+use support::pki::{self, Alg};
+use support::world::{TestNamespace, test_namespace_without_operator, world_control};
+use vaultsync_emulator::Fault;
 
 /// The tests measure failover times, so they run one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -49,146 +47,27 @@ const LONG: Timings = Timings {
     retry: "500ms",
 };
 
-/// One operator process with leader election, watching only the tenant's namespace.
-struct Operator {
-    name: String,
-    child: Child,
-    metrics_addr: String,
-    log: PathBuf,
-    _guard: Watchdog,
-}
-
-impl Operator {
-    fn start(name: &str, t: &TestNamespace, timings: &Timings) -> Self {
-        let metrics_addr = free_metrics_addr();
-        let log = backdrop().dir.join(format!("{}-{name}.log", t.ns));
-        let child = spawn_operator(
-            &metrics_addr,
-            &[
-                "--namespace",
-                &t.ns,
-                "--leader-elect",
-                "--leader-election-namespace",
-                &t.ns,
-                "--leader-election-lease-name",
-                LEASE_NAME,
-                "--leader-election-lease-duration",
-                timings.lease,
-                "--leader-election-renew-deadline",
-                timings.renew,
-                "--leader-election-retry-period",
-                timings.retry,
-            ],
-            &[("POD_NAME", name)],
-            &log,
-        );
-        let guard = guard_pid(child.id()).expect("operator guard");
-        Self {
-            name: name.to_owned(),
-            child,
-            metrics_addr,
-            log,
-            _guard: guard,
-        }
-    }
-
-    /// Whether `holder` is this process's identity (`POD_NAME` + `_` + random suffix).
-    fn is(&self, holder: &str) -> bool {
-        holder.starts_with(&format!("{}_", self.name))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn audit_lines(&self) -> usize {
-        self.log()
-            .lines()
-            .filter(|line| line.contains(r#""target":"vaultsync::audit""#))
-            .count()
-    }
-
-    /// `GET path` on the operator's HTTP endpoint: (status, body).
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.metrics_addr).expect("connect to the operator");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).expect("read the response");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-        (status, body.to_owned())
-    }
-
-    /// Sum of the samples of `metric` (any labels).
-    fn metric_sum(&self, metric: &str) -> f64 {
-        let (_, body) = self.get("/metrics");
-        body.lines()
-            .filter(|line| {
-                line.strip_prefix(metric)
-                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-            })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn reconciles(&self) -> f64 {
-        self.metric_sum("vaultsync_reconciles_total")
-    }
-
-    fn vault_requests(&self) -> f64 {
-        self.metric_sum("vaultsync_vault_requests_total")
-    }
-
-    fn leader_gauge(&self) -> f64 {
-        self.metric_sum("vaultsync_leader")
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} failed");
-    }
-
-    async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let what = format!("{} exiting", self.name);
-        eventually_every(&what, timeout, Duration::from_millis(50), || {
-            let exited = self.child.try_wait().unwrap();
-            let log = self.log();
-            async move { exited.ok_or_else(|| format!("still running; log tail:\n{}", tail(&log))) }
-        })
-        .await
-    }
-
-    /// Waits until the HTTP endpoint answers (the process is up).
-    async fn wait_serving(&self) {
-        let what = format!("{} serving HTTP", self.name);
-        eventually_every(&what, SYNC, Duration::from_millis(100), || async {
-            let serving = TcpStream::connect(&self.metrics_addr).is_ok();
-            check(serving, format!("log tail:\n{}", tail(&self.log())))
-        })
-        .await
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
+/// One operator with leader election on `timings`, watching only the tenant's namespace.
+fn start(name: &str, t: &TestNamespace, timings: &Timings) -> Operator {
+    Operator::start(
+        name,
+        &t.ns,
+        &[
+            "--namespace",
+            &t.ns,
+            "--leader-elect",
+            "--leader-election-namespace",
+            &t.ns,
+            "--leader-election-lease-name",
+            LEASE_NAME,
+            "--leader-election-lease-duration",
+            timings.lease,
+            "--leader-election-renew-deadline",
+            timings.renew,
+            "--leader-election-retry-period",
+            timings.retry,
+        ],
+    )
 }
 
 fn logs(operators: &[&Operator]) -> String {
@@ -245,8 +124,8 @@ async fn two_operators_one_reconciling(
     timings: &Timings,
 ) -> (Operator, Operator) {
     t.set("db-password", "pw-one");
-    let a = Operator::start("op-a", t, timings);
-    let b = Operator::start("op-b", t, timings);
+    let a = start("op-a", t, timings);
+    let b = start("op-b", t, timings);
     a.wait_serving().await;
     b.wait_serving().await;
     let leader_index = wait_leader(t, &[&a, &b]).await;
@@ -420,7 +299,7 @@ async fn terminating_the_leader_releases_the_lease_for_an_immediate_takeover() {
 async fn a_leader_whose_lease_is_taken_stops_and_exits_non_zero() {
     let _serial = SERIAL.lock().await;
     let t = test_namespace_without_operator("le-lost").await;
-    let mut leader = Operator::start("op-solo", &t, &SHORT);
+    let mut leader = start("op-solo", &t, &SHORT);
     leader.wait_serving().await;
     wait_leader(&t, &[&leader]).await;
     assert_eq!(leader.leader_gauge(), 1.0);
@@ -459,4 +338,107 @@ async fn a_leader_whose_lease_is_taken_stops_and_exits_non_zero() {
         tail(&leader.log())
     );
     assert_eq!(holder(&t).await, "intruder");
+}
+
+/// Lease `renewTime`s seen while watching for `during`, failing at once if the holder changes
+/// or `leader` exits.
+async fn renewals_while_held(
+    t: &TestNamespace,
+    leader: &mut Operator,
+    during: Duration,
+) -> Vec<Instant> {
+    let leases = Api::<Lease>::namespaced(t.client.clone(), &t.ns);
+    let started = Instant::now();
+    let mut renewals = Vec::new();
+    let mut last = None;
+    while started.elapsed() < during {
+        assert!(
+            leader.child.try_wait().unwrap().is_none(),
+            "the leader exited:\n{}",
+            tail(&leader.log())
+        );
+        let spec = leases.get(LEASE_NAME).await.unwrap().spec.unwrap();
+        let holder = spec.holder_identity.unwrap_or_default();
+        assert!(leader.is(&holder), "the lease moved to {holder:?}");
+        let renewed = spec.renew_time.map(|t| t.0);
+        if renewed != last {
+            renewals.push(Instant::now());
+            last = renewed;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    renewals
+}
+
+#[tokio::test]
+async fn the_leader_keeps_its_lease_while_refusing_hostile_vault_content() {
+    let _serial = SERIAL.lock().await;
+    let t = test_namespace_without_operator("hostile-lease").await;
+    let mut leader = start("hostile", &t, &SHORT);
+    wait_leader(&t, &[&leader]).await;
+
+    let chain = pki::chain(Alg::Ec, "Lease Root", -1, 365);
+    let certs = [&chain.leaf, &chain.inter, &chain.root];
+    // More certificates than any chain holds (distinct, so that none is dropped as a repeat).
+    let many: Vec<pki::Cert> = (0..14)
+        .flat_map(|n| {
+            let c = pki::chain(Alg::Ec, &format!("Many {n}"), -1, 365);
+            [c.leaf, c.inter, c.root]
+        })
+        .collect();
+    let hostile = [
+        (
+            "iterations",
+            STANDARD.encode(pki::pfx_with_iterations(&chain.key_pem, &certs, 1_100_000)),
+            "Pkcs12IterationsTooHigh",
+        ),
+        (
+            "many",
+            pki::pem_bundle(Some(&chain.key_pem), &many.iter().collect::<Vec<_>>()),
+            "CertificateTooLarge",
+        ),
+        (
+            "huge",
+            "A".repeat(50 * 1024 * 1024),
+            "VaultResponseTooLarge",
+        ),
+    ];
+    for (name, value, _) in &hostile {
+        // Imported whole, then its backing secret replaced: the emulator would refuse them.
+        if *name == "iterations" {
+            t.import_pfx(name, pki::pfx(&chain.key_pem, &certs));
+        } else {
+            t.import_pem(name, &pki::pem_bundle(Some(&chain.key_pem), &certs), true);
+        }
+        world_control()
+            .overwrite_certificate_secret(&t.vault, name, value)
+            .unwrap();
+        t.apply_certificate(name, &format!("  certificate:\n    name: {name}\n"));
+    }
+    t.set("bulk-a", "a");
+    world_control().set_fault(&t.vault, Fault::EndlessPaging);
+    t.apply("endless", "  dataFrom:\n  - namePrefix: bulk-\n");
+
+    // Renewals every retry period (500 ms) throughout; a blocked runtime would miss the 3 s
+    // renew deadline and the leader would give up and exit.
+    let renewals = renewals_while_held(&t, &mut leader, Duration::from_secs(15)).await;
+    let longest = renewals
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "{} renewals in 15 s while refusing; longest gap {longest:?}",
+        renewals.len()
+    );
+    assert!(renewals.len() >= 10, "{} renewals", renewals.len());
+    assert!(longest < Duration::from_secs(3), "renewal gap {longest:?}");
+
+    for (name, _, reason) in &hostile {
+        t.wait_certificate_reason(name, reason, SYNC).await;
+    }
+    t.wait_reason("endless", "VaultResponseTooLarge", SYNC)
+        .await;
+    world_control().clear_faults(&t.vault);
+    assert!(leader.child.try_wait().unwrap().is_none());
 }

@@ -50,6 +50,14 @@ fn operator_image_matches_the_dockerfile_contract() {
             .trim()
             .to_string()
     };
+    for from in dockerfile.lines().filter_map(|l| l.strip_prefix("FROM ")) {
+        let image = from.split_whitespace().next().unwrap_or_default();
+        let digest = image.split_once("@sha256:").map(|(_, d)| d);
+        assert!(
+            digest.is_some_and(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())),
+            "base image not pinned by digest: {from}"
+        );
+    }
     assert!(
         final_stage.starts_with("gcr.io/distroless/static") && final_stage.contains(":nonroot"),
         "the contract below is distroless/static:nonroot's: {}",

@@ -61,6 +61,21 @@ fn metrics() -> String {
     page
 }
 
+/// Each PEM block's base64 body, whatever the line breaks.
+fn pem_bodies(text: &str) -> Vec<String> {
+    text.split("-----BEGIN")
+        .skip(1)
+        .map(|block| {
+            block
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.starts_with("-----END"))
+                .map(str::trim)
+                .collect()
+        })
+        .collect()
+}
+
 fn first_pem(text: &str) -> &str {
     let end = "-----END CERTIFICATE-----";
     &text[..text.find(end).map_or(0, |i| i + end.len())]
@@ -193,6 +208,85 @@ async fn ec_pem_shuffled_with_sec1_key_root_ca_and_keystore() {
         .await;
 }
 
+#[tokio::test]
+async fn a_trust_bundle_holds_only_the_ca_chain_and_java_trusts_its_truststore() {
+    let t = test_namespace("ctrust").await;
+    let chain = pki::chain(Alg::Ec, "Corp Private Root", -1, 365);
+    t.import_pem(
+        "svc",
+        &pem_bundle(
+            Some(&chain.key_pem),
+            &[&chain.leaf, &chain.root, &chain.inter],
+        ),
+        true,
+    );
+    let password = "truststore-pw-7c2";
+    create_secret(&t, "ts-password", "password", password).await;
+    t.apply_certificate(
+        "corp-ca",
+        "  certificate:\n    name: svc\n  output:\n    trustBundle:\n      truststore:\n        passwordSecretRef:\n          name: ts-password\n          key: password\n",
+    );
+    t.wait_certificate_reason("corp-ca", "Synced", SYNC).await;
+    let (type_, data) = t.secret_bytes("corp-ca").await.expect("Secret exists");
+    assert_eq!(type_, "Opaque");
+    let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["ca.crt", "truststore.p12"], "no tls.crt, no tls.key");
+    let ca_crt = text(&data, "ca.crt");
+    assert_eq!(
+        pem_bodies(&ca_crt),
+        pem_bodies(&format!("{}{}", chain.inter.pem, chain.root.pem)),
+        "the intermediate, then the root: never the leaf"
+    );
+    // What the bundle is for: a client trusting only it verifies the service's certificate.
+    let served = format!("{}{}", chain.leaf.pem, chain.inter.pem);
+    handshake(&served, &chain.key_pem, &ca_crt, SERVER_NAME).expect("the bundle verifies");
+
+    let truststore = data.get("truststore.p12").unwrap();
+    let listed = openssl(
+        &["pkcs12", "-nokeys", "-passin", &format!("pass:{password}")],
+        truststore,
+    );
+    assert_eq!(listed.matches("-----BEGIN CERTIFICATE-----").count(), 2);
+    assert!(!listed.contains("PRIVATE KEY"));
+    let file = std::env::temp_dir().join(format!("{}-truststore.p12", t.ns));
+    std::fs::write(&file, truststore).unwrap();
+    let keytool = std::process::Command::new("keytool")
+        .args([
+            "-list",
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            password,
+            "-keystore",
+        ])
+        .arg(&file)
+        .output()
+        .expect("keytool (Java) runs");
+    let listing = String::from_utf8_lossy(&keytool.stdout).to_string();
+    assert!(keytool.status.success(), "keytool: {listing}");
+    assert!(
+        listing.contains("Your keystore contains 2 entries"),
+        "{listing}"
+    );
+    assert_eq!(listing.matches("trustedCertEntry").count(), 2, "{listing}");
+    let wrong = std::process::Command::new("keytool")
+        .args([
+            "-list",
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            "wrong",
+            "-keystore",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "the password protects it");
+    std::fs::remove_file(&file).ok();
+    t.assert_no_leak(&[password, &key_body(&chain.key_pem)])
+        .await;
+}
+
 async fn create_secret(t: &TestNamespace, name: &str, key: &str, value: &str) {
     Api::<Secret>::namespaced(t.client.clone(), &t.ns)
         .create(
@@ -260,6 +354,10 @@ async fn renewal_reaches_the_secret_within_an_interval_and_clears_expiring_soon(
         &pem_bundle(Some(&old.key_pem), &[&old.leaf, &old.inter, &old.root]),
         true,
     );
+    // Listings tell versions apart by their second: a certificate first read within the second
+    // it was written is read once more at the next refresh. Start a second later, so the idle
+    // refresh below can be served by the listing alone.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     t.apply_certificate(
         "site",
         "  certificate:\n    name: site\n  refreshInterval: 30s\n  renewBefore: 720h\n",
@@ -272,13 +370,19 @@ async fn renewal_reaches_the_secret_within_an_interval_and_clears_expiring_soon(
     assert_eq!(condition(&expiring, "Ready").unwrap().reason, "Synced");
     wait_event(&t, "site", "Warning", "CertificateExpiringSoon").await;
 
-    // An idle refresh reads certificate metadata only, never the key again.
+    // An idle refresh consults the change feed's listing only: neither the certificate nor
+    // its key is read again.
     world().control().reset_counters();
     tokio::time::sleep(Duration::from_secs(36)).await;
     let counters = world().control().counters();
     assert!(
-        counters.by_op(&t.vault, "GetCertificate") >= 1,
-        "no refresh happened"
+        counters.by_op(&t.vault, "ListCertificates") >= 1,
+        "no scan happened"
+    );
+    assert_eq!(
+        counters.by_op(&t.vault, "GetCertificate"),
+        0,
+        "the certificate was read again"
     );
     assert_eq!(
         counters.by_op(&t.vault, "GetSecret"),

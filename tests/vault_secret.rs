@@ -389,6 +389,10 @@ async fn idle_refreshes_write_nothing_to_the_api_server() {
     let t = test_namespace("idle").await;
     t.set("a", "idle-a");
     t.set("b", "idle-b");
+    // Listings tell versions apart by their second: a value first read within the second it
+    // was written is read once more at the next refresh. Start a second later, so every idle
+    // refresh here can be served by the listing alone.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     t.apply(
         "app",
         &format!(

@@ -12,6 +12,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced, VaultCertificate, VaultSecret};
+use crate::desired::content_key::ContentKey;
 use crate::desired::secret::fingerprint;
 use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
 
@@ -51,10 +52,24 @@ where
     let (store, writer) = reflector::store();
     let events = watcher(scoped::<K>(client, scope), watcher::Config::default())
         .default_backoff()
+        .modify(strip_bookkeeping::<K>)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_force_refresh::<K>, Default::default());
     (store, events)
+}
+
+/// The annotation `kubectl apply` keeps a copy of the whole object in.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what no reconcile reads and would otherwise be cached for every resource: managed
+/// fields and kubectl's copy of the last applied object (together often larger than the rest).
+fn strip_bookkeeping<K: Resource>(resource: &mut K) {
+    let meta = resource.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
 }
 
 fn spec_or_force_refresh<K: Resource>(resource: &K) -> Option<u64> {
@@ -72,13 +87,17 @@ fn spec_or_force_refresh<K: Resource>(resource: &K) -> Option<u64> {
 pub type SecretEvents = futures::stream::BoxStream<'static, Result<Secret, watcher::Error>>;
 
 /// A cached watch of the Secrets vaultsync manages (label-selected: nothing else is cached).
-pub fn managed_secrets(client: &Client, scope: &Scope) -> (Store<Secret>, SecretEvents) {
+pub fn managed_secrets(
+    client: &Client,
+    scope: &Scope,
+    content_key: ContentKey,
+) -> (Store<Secret>, SecretEvents) {
     let (store, writer) = reflector::store();
     let selector =
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let events = watcher(scoped::<Secret>(client, scope), selector)
         .default_backoff()
-        .modify(fingerprint)
+        .modify(move |secret| fingerprint(secret, &content_key))
         .reflect(writer)
         .touched_objects()
         .boxed();
@@ -86,6 +105,7 @@ pub fn managed_secrets(client: &Client, scope: &Scope) -> (Store<Secret>, Secret
 }
 
 /// Channels to the controller of each kind.
+#[derive(Clone)]
 pub struct Routes {
     /// To the VaultSecret controller.
     pub vault_secrets: UnboundedSender<ObjectRef<VaultSecret>>,

@@ -2,18 +2,26 @@
 //! `vaultsync.dev`, version `v1alpha1`) and the spec and status pieces they share.
 
 mod common;
+mod shape;
 mod status;
 mod vault_certificate;
 mod vault_secret;
 
 pub use common::{CreationPolicy, DeletionPolicy, TargetSecret, VaultSource};
+pub use shape::{
+    BASIC_AUTH_TYPE, BasicAuth, DOCKER_CONFIG_JSON_TYPE, Decoding, DockerConfigJson,
+    MAX_FIELD_TEMPLATE_LEN, MAX_TEMPLATE_LEN, RegistryAuth, SSH_AUTH_TYPE, SecretTemplate, SshAuth,
+    TEMPLATE_PATTERN, TemplateText,
+};
 pub use status::{Condition, ConditionStatus, SyncStatus, SyncedVersion};
 pub use vault_certificate::{
     CaOutput, CertificateOutput, CertificateRef, CertificateStatus, Pkcs12Output, PrivateKeyFormat,
-    SecretKeyRef, VaultCertificate, VaultCertificateSpec, VaultCertificateStatus,
+    SecretKeyRef, TrustBundleOutput, TruststoreOutput, VaultCertificate, VaultCertificateSpec,
+    VaultCertificateStatus,
 };
 pub use vault_secret::{
-    BulkSelector, KeyNaming, SecretItem, VaultRemovalPolicy, VaultSecret, VaultSecretSpec,
+    BulkSelector, KeyFormat, KeyItem, KeyNaming, SecretItem, VaultRemovalPolicy, VaultSecret,
+    VaultSecretSpec,
 };
 
 /// API group of every vaultsync resource.

@@ -46,6 +46,10 @@ pub struct SyncedVersion {
     /// detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<i64>,
+    /// The decoding the value was read with, when not `None`: a changed decoding reads the
+    /// value again.
+    #[serde(default, skip_serializing_if = "super::Decoding::is_none")]
+    pub decoding: super::Decoding,
 }
 
 /// Observed state shared by VaultSecret and VaultCertificate.

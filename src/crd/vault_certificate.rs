@@ -40,6 +40,7 @@ use super::{SyncStatus, TargetSecret, VaultSource};
         json_path = ".metadata.creationTimestamp"
     )
 )]
+#[x_kube(validation = Rule::new("!has(self.output) || !has(self.output.trustBundle) || !has(self.target) || !has(self.target.type) || self.target.type == 'Opaque'").message("output.trustBundle writes no private key, so target.type must be Opaque (the default for a trust bundle), not a type that needs tls.key"))]
 #[serde(rename_all = "camelCase")]
 pub struct VaultCertificateSpec {
     /// The vault to read and the ServiceAccount whose identity reads it.
@@ -94,6 +95,7 @@ pub struct CertificateRef {
 
 /// The shape of the TLS Secret.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = Rule::new("!has(self.trustBundle) || !has(self.pkcs12)").message("output.trustBundle writes no private key: remove output.pkcs12 (a keystore holds the key), or use output.trustBundle.truststore for a PKCS#12 of the CA certificates"))]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateOutput {
     /// Encoding of `tls.key`: PKCS8 (default, any key), PKCS1 (RSA keys only) or SEC1 (EC keys
@@ -108,6 +110,41 @@ pub struct CertificateOutput {
     /// another Secret in this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pkcs12: Option<Pkcs12Output>,
+    /// Write only the CA certificates of the chain, for clients that must trust a private CA:
+    /// `ca.crt` holds the certificate itself when it is a CA (or self-signed), then its issuers
+    /// up to the root when the vault has it (only the root with `ca: Root`). No `tls.crt`, no
+    /// `tls.key`; the Secret's type defaults to Opaque.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_bundle: Option<TrustBundleOutput>,
+}
+
+/// The trust-bundle output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustBundleOutput {
+    /// Also write a PKCS#12 truststore of the same certificates (trusted-certificate entries
+    /// `ca-1`, `ca-2`, …, which Java reads as the `PKCS12` keystore type) protected by a
+    /// password read from another Secret in this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truststore: Option<TruststoreOutput>,
+}
+
+/// A PKCS#12 truststore output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TruststoreOutput {
+    /// Secret key that receives the truststore.
+    #[serde(default = "default_truststore_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    #[x_kube(validation = Rule::new("!(self in ['ca.crt', '.', '..'])").message("trustBundle.truststore.key must not be ca.crt, '.' or '..'"))]
+    pub key: String,
+    /// The Secret in this namespace, and the key in it, holding the truststore password. A
+    /// change of that Secret is picked up at the next refresh.
+    pub password_secret_ref: SecretKeyRef,
+}
+
+fn default_truststore_key() -> String {
+    "truststore.p12".to_string()
 }
 
 /// Encoding of the private key in `tls.key`.

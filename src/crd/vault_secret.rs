@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::SpecDuration;
 
-use super::{SyncStatus, TargetSecret, VaultSource};
+use super::{Decoding, SecretTemplate, SyncStatus, TargetSecret, VaultSource};
 
 /// Syncs Key Vault secrets into one Kubernetes Secret.
 // Each printcolumn repeats `type_`; clippy reads that as a duplicated attribute.
@@ -38,7 +38,10 @@ use super::{SyncStatus, TargetSecret, VaultSource};
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[x_kube(validation = Rule::new("size(self.data) + size(self.dataFrom) > 0").message("give at least one entry in data (explicit vault secrets) or dataFrom (bulk selection)"))]
+#[x_kube(validation = Rule::new("size(self.data) + size(self.dataFrom) + size(self.keys) > 0").message("give at least one entry in data (explicit vault secrets), dataFrom (bulk selection) or keys (public parts of vault keys)"))]
+#[x_kube(validation = Rule::new("self.keys.all(k, !self.data.exists(d, d.key == k.key))").message("a keys[].key is also a data[].key: every Secret key must come from one source"))]
+#[x_kube(validation = Rule::new("!has(self.template) || !has(self.target) || !has(self.target.type) || !(has(self.template.dockerConfigJson) || has(self.template.basicAuth) || has(self.template.sshAuth)) || self.target.type == (has(self.template.dockerConfigJson) ? 'kubernetes.io/dockerconfigjson' : has(self.template.basicAuth) ? 'kubernetes.io/basic-auth' : 'kubernetes.io/ssh-auth')").message("target.type does not match the template: template.dockerConfigJson writes kubernetes.io/dockerconfigjson, basicAuth kubernetes.io/basic-auth, sshAuth kubernetes.io/ssh-auth; remove target.type or set it to that type"))]
+#[x_kube(validation = Rule::new("!has(self.target) || !has(self.target.type) || size(self.dataFrom) > 0 || (has(self.template) && (has(self.template.dockerConfigJson) || has(self.template.basicAuth) || has(self.template.sshAuth))) || (self.target.type == 'kubernetes.io/basic-auth' ? ((has(self.template) ? (has(self.template.data) && 'username' in self.template.data) : self.data.exists(i, i.key == 'username')) || (has(self.template) ? (has(self.template.data) && 'password' in self.template.data) : self.data.exists(i, i.key == 'password'))) : self.target.type == 'kubernetes.io/ssh-auth' ? (has(self.template) ? (has(self.template.data) && 'ssh-privatekey' in self.template.data) : self.data.exists(i, i.key == 'ssh-privatekey')) : self.target.type == 'kubernetes.io/dockerconfigjson' ? (has(self.template) ? (has(self.template.data) && '.dockerconfigjson' in self.template.data) : self.data.exists(i, i.key == '.dockerconfigjson')) : self.target.type == 'kubernetes.io/tls' ? ((has(self.template) ? (has(self.template.data) && 'tls.crt' in self.template.data) : self.data.exists(i, i.key == 'tls.crt')) && (has(self.template) ? (has(self.template.data) && 'tls.key' in self.template.data) : self.data.exists(i, i.key == 'tls.key'))) : true)").message("target.type needs keys the spec does not write: kubernetes.io/basic-auth needs a key username or password, kubernetes.io/ssh-auth ssh-privatekey, kubernetes.io/dockerconfigjson .dockerconfigjson (or use template.dockerConfigJson), kubernetes.io/tls tls.crt and tls.key; name data[].key or template.data keys accordingly"))]
 #[serde(rename_all = "camelCase")]
 pub struct VaultSecretSpec {
     /// The vault to read and the ServiceAccount whose identity reads it.
@@ -48,6 +51,13 @@ pub struct VaultSecretSpec {
     #[schemars(length(max = 256))]
     #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, a.key == b.key))").message("data has duplicate keys: every data[].key must be unique"))]
     pub data: Vec<SecretItem>,
+    /// Public parts of vault keys: each Secret key holds one key's public part as PEM or JWK.
+    /// The private part never leaves Key Vault. The identity needs permission to read keys
+    /// (for example the role "Key Vault Crypto User").
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, a.key == b.key))").message("keys has duplicate keys: every keys[].key must be unique"))]
+    pub keys: Vec<KeyItem>,
     /// Bulk selection: every enabled vault secret matching a selector becomes a key.
     #[serde(default)]
     #[schemars(length(max = 16))]
@@ -55,6 +65,11 @@ pub struct VaultSecretSpec {
     /// The Secret to write.
     #[serde(default)]
     pub target: TargetSecret,
+    /// Build the Secret's keys from templates over the sources instead of one key per source,
+    /// and optionally a typed Secret (registry credentials, basic auth, SSH key). See the
+    /// README's "Templates and typed Secrets".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<SecretTemplate>,
     /// What happens to a key whose vault secret was deleted or disabled in the vault. `Keep`
     /// (default): the key keeps its last value (an explicit item also reports SecretNotFound or
     /// SecretDisabled). `Remove`: the key is removed from the Secret and a Warning Event names
@@ -101,6 +116,45 @@ pub struct SecretItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9a-f]{32}$"))]
     pub version: Option<String>,
+    /// How the vault's text becomes the key's bytes: `None` (default), `Base64`, `Base64Url`,
+    /// or `Auto` (base64 when the vault secret's content type says it is binary).
+    #[serde(default, skip_serializing_if = "Decoding::is_none")]
+    pub decoding: Decoding,
+}
+
+/// One Secret key filled from the public part of a vault key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyItem {
+    /// Key in the Kubernetes Secret (letters, digits, '-', '_' and '.').
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self != '.' && self != '..'").message("a Secret key cannot be '.' or '..'"))]
+    pub key: String,
+    /// Name of the key in the vault (1-127 letters, digits and '-', starting with a letter).
+    #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9-]{0,126}$"))]
+    pub name: String,
+    /// Pin a key version (32 lowercase hex characters); omit to follow the latest version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{32}$"))]
+    pub version: Option<String>,
+    /// `PEM` (default): a `PUBLIC KEY` (SubjectPublicKeyInfo) block. `JWK`: a JSON Web Key with
+    /// the public members and the vault's `kid`.
+    #[serde(default)]
+    pub format: KeyFormat,
+}
+
+/// How a vault key's public part is written.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum KeyFormat {
+    /// `-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo in PEM.
+    #[default]
+    #[serde(rename = "PEM")]
+    Pem,
+    /// A JSON Web Key (RFC 7517), public members only.
+    #[serde(rename = "JWK")]
+    Jwk,
 }
 
 /// Selects vault secrets in bulk by name and tags; each match becomes one Secret key.
@@ -124,6 +178,9 @@ pub struct BulkSelector {
     /// How matched vault secret names become Secret keys.
     #[serde(default)]
     pub keys: KeyNaming,
+    /// How each match's text becomes bytes, as for an explicit item.
+    #[serde(default, skip_serializing_if = "Decoding::is_none")]
+    pub decoding: Decoding,
 }
 
 /// Rule turning a vault secret name into a Secret key.

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use vaultsync_tls::{CaSource, CertificateInfo, ConvertOptions, KeyFormat, TlsBundle};
+use vaultsync_tls::{
+    CaSource, CertificateInfo, ConvertOptions, KeyFormat, TlsBundle, TrustBundleOptions,
+};
 
 use sha2::{Digest, Sha256};
 
 use super::CONTENT_HASH_ANNOTATION;
-use super::secret::content_hash;
+use super::content_key::ContentKey;
 use crate::crd::{CaOutput, CertificateStatus, PrivateKeyFormat, VaultCertificateSpec};
 use crate::vault::SecretValue;
 
@@ -23,18 +25,31 @@ pub const TLS_KEY: &str = "tls.key";
 pub const CA_CRT: &str = "ca.crt";
 /// Default type of a certificate's Secret.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+/// Default type of a trust bundle's Secret: it holds no key, so it cannot be a TLS Secret.
+pub const TRUST_BUNDLE_SECRET_TYPE: &str = "Opaque";
 /// Annotation on a certificate's Secret with its [`build_stamp`].
 pub const BUILD_ANNOTATION: &str = "vaultsync.dev/certificate-build";
 /// Shortest delay between two scheduled vault reads, however close a threshold is.
 const MIN_DELAY: Duration = Duration::from_secs(30);
 
-/// Conversion options for `spec` at `now_unix`, with the keystore password when one is asked.
+/// Conversion options for `spec` at `now_unix`, with the keystore (or truststore) password when
+/// one is asked.
 pub fn convert_options(
     spec: &VaultCertificateSpec,
     now_unix: i64,
-    pkcs12_password: Option<String>,
+    password: Option<String>,
 ) -> ConvertOptions {
+    let (pkcs12_password, trust_bundle) = match &spec.output.trust_bundle {
+        Some(_) => (
+            None,
+            Some(TrustBundleOptions {
+                truststore_password: password,
+            }),
+        ),
+        None => (password, None),
+    };
     ConvertOptions {
+        trust_bundle,
         key_format: match spec.output.key_format {
             PrivateKeyFormat::PKCS8 => KeyFormat::Pkcs8,
             PrivateKeyFormat::PKCS1 => KeyFormat::Pkcs1,
@@ -49,9 +64,50 @@ pub fn convert_options(
     }
 }
 
+/// The Secret's data for `spec`: the TLS files, or the trust bundle alone.
+pub fn secret_data(
+    spec: &VaultCertificateSpec,
+    bundle: &TlsBundle,
+) -> BTreeMap<String, SecretValue> {
+    match (&spec.output.trust_bundle, &bundle.trust) {
+        (Some(output), Some(trust)) => {
+            let mut data = BTreeMap::new();
+            data.insert(CA_CRT.to_string(), SecretValue::new(trust.pem.clone()));
+            if let (Some(truststore), Some(bytes)) = (&output.truststore, &trust.truststore) {
+                data.insert(truststore.key.clone(), SecretValue::new(bytes.clone()));
+            }
+            data
+        }
+        _ => tls_data(bundle, spec.output.pkcs12.as_ref().map(|p| p.key.as_str())),
+    }
+}
+
+/// The Secret keys every build for `spec` holds.
+pub fn required_keys(spec: &VaultCertificateSpec) -> &'static [&'static str] {
+    if spec.output.trust_bundle.is_some() {
+        &[CA_CRT]
+    } else {
+        &[TLS_CRT, TLS_KEY]
+    }
+}
+
+/// The Secret key the status's synced version is recorded under.
+pub fn version_key(spec: &VaultCertificateSpec) -> &'static str {
+    required_keys(spec)[0]
+}
+
+/// The Secret's type when the spec names none.
+pub fn default_type(spec: &VaultCertificateSpec) -> &'static str {
+    if spec.output.trust_bundle.is_some() {
+        TRUST_BUNDLE_SECRET_TYPE
+    } else {
+        TLS_SECRET_TYPE
+    }
+}
+
 /// The Secret's data: `tls.crt`, `tls.key`, `ca.crt` when there are CA certificates, and the
 /// keystore under `keystore_key` when one was built.
-pub fn tls_data(bundle: &TlsBundle, keystore_key: Option<&str>) -> BTreeMap<String, SecretValue> {
+fn tls_data(bundle: &TlsBundle, keystore_key: Option<&str>) -> BTreeMap<String, SecretValue> {
     let mut data = BTreeMap::new();
     data.insert(
         TLS_CRT.to_string(),
@@ -133,7 +189,7 @@ pub fn build_stamp(
         spec.target
             .type_
             .as_deref()
-            .unwrap_or(TLS_SECRET_TYPE)
+            .unwrap_or(default_type(spec))
             .as_bytes(),
     );
     let options = super::lower_hex(&hasher.finalize()[..8]);
@@ -146,7 +202,9 @@ pub fn build_stamp(
 pub fn reusable_data(
     secret: &Secret,
     stamp: &str,
+    required: &[&str],
     force: bool,
+    key: &ContentKey,
 ) -> Option<BTreeMap<String, SecretValue>> {
     if force {
         return None;
@@ -161,10 +219,11 @@ pub fn reusable_data(
         .iter()
         .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
         .collect();
-    if !data.contains_key(TLS_CRT) || !data.contains_key(TLS_KEY) {
+    if !required.iter().all(|k| data.contains_key(*k)) {
         return None;
     }
-    let hash = content_hash(secret.type_.as_deref().unwrap_or("Opaque"), &data);
+    // Keyed: whoever edits the Secret cannot recompute a hash that passes.
+    let hash = key.hash(secret.type_.as_deref().unwrap_or("Opaque"), &data);
     (annotations.get(CONTENT_HASH_ANNOTATION) == Some(&hash)).then_some(data)
 }
 
@@ -182,9 +241,15 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     const DAY: i64 = 86_400;
+    const TLS: &[&str] = &[TLS_CRT, TLS_KEY];
 
     /// A Secret as vaultsync writes it: `keys`, build stamp, matching content hash.
     fn written(keys: &[&str], stamp: &str) -> Secret {
+        written_under(&ContentKey::for_tests(), keys, stamp)
+    }
+
+    /// A Secret with `keys` and the build stamp whose content hash is computed under `key`.
+    fn written_under(key: &ContentKey, keys: &[&str], stamp: &str) -> Secret {
         let data: BTreeMap<String, SecretValue> = keys
             .iter()
             .map(|k| (k.to_string(), SecretValue::new(format!("{k}-bytes"))))
@@ -196,7 +261,7 @@ mod tests {
                         (BUILD_ANNOTATION.to_string(), stamp.to_string()),
                         (
                             CONTENT_HASH_ANNOTATION.to_string(),
-                            content_hash(TLS_SECRET_TYPE, &data),
+                            key.hash(TLS_SECRET_TYPE, &data),
                         ),
                     ]
                     .into(),
@@ -238,14 +303,21 @@ mod tests {
 
     #[test]
     fn data_is_reused_only_when_the_secret_provably_holds_the_same_build() {
+        let key = ContentKey::for_tests();
         let stamp = build_stamp("v1", &spec(), None);
         let good = written(&[TLS_CRT, TLS_KEY], &stamp);
-        assert!(reusable_data(&good, &stamp, false).is_some());
-        assert!(reusable_data(&good, &stamp, true).is_none(), "force");
+        assert!(reusable_data(&good, &stamp, TLS, false, &key).is_some());
+        assert!(
+            reusable_data(&good, &stamp, TLS, true, &key).is_none(),
+            "force"
+        );
         let other = build_stamp("v2", &spec(), None);
-        assert!(reusable_data(&good, &other, false).is_none(), "new version");
+        assert!(
+            reusable_data(&good, &other, TLS, false, &key).is_none(),
+            "new version"
+        );
         let partial = written(&[TLS_CRT], &stamp);
-        assert!(reusable_data(&partial, &stamp, false).is_none());
+        assert!(reusable_data(&partial, &stamp, TLS, false, &key).is_none());
         // Edited by someone: the content hash no longer matches.
         let mut edited = good.clone();
         edited
@@ -253,14 +325,82 @@ mod tests {
             .as_mut()
             .unwrap()
             .insert(TLS_KEY.into(), ByteString(b"tampered".to_vec()));
-        assert!(reusable_data(&edited, &stamp, false).is_none());
+        assert!(reusable_data(&edited, &stamp, TLS, false, &key).is_none());
         let mut extra = good.clone();
         extra
             .data
             .as_mut()
             .unwrap()
             .insert("extra".into(), ByteString(b"x".to_vec()));
-        assert!(reusable_data(&extra, &stamp, false).is_none());
+        assert!(reusable_data(&extra, &stamp, TLS, false, &key).is_none());
+        // Edited with a hash recomputed by someone without the operator's key.
+        let forger = ContentKey::new(&[9u8; 32]).unwrap();
+        let forged = written_under(&forger, &[TLS_CRT, TLS_KEY], &stamp);
+        assert!(reusable_data(&forged, &stamp, TLS, false, &key).is_none());
+    }
+
+    fn trust_bundle_spec() -> VaultCertificateSpec {
+        serde_json::from_value(serde_json::json!({
+            "vault": {"url": "https://v.vault.azure.net/", "serviceAccountName": "app"},
+            "certificate": {"name": "corp-ca"},
+            "output": {"trustBundle": {"truststore": {
+                "passwordSecretRef": {"name": "pw", "key": "password"}}}},
+        }))
+        .unwrap()
+    }
+
+    fn converted(trust: Option<vaultsync_tls::TrustBundle>) -> TlsBundle {
+        TlsBundle {
+            tls_crt: "leaf".into(),
+            tls_key: zeroize::Zeroizing::new("key".into()),
+            ca_crt: Some("chain".into()),
+            pkcs12: None,
+            trust,
+            info: CertificateInfo {
+                subject: String::new(),
+                issuer: String::new(),
+                dns_names: Vec::new(),
+                serial_hex: String::new(),
+                sha1_thumbprint_hex: String::new(),
+                sha256_thumbprint_hex: String::new(),
+                not_before_unix: 0,
+                not_after_unix: 0,
+                key_algorithm: String::new(),
+            },
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_trust_bundle_writes_the_ca_certificates_and_truststore_and_never_the_key() {
+        let bundle_spec = trust_bundle_spec();
+        let options = convert_options(&bundle_spec, 0, Some("pw".into()));
+        assert_eq!(options.pkcs12_password, None, "no keystore of the key");
+        assert_eq!(
+            options.trust_bundle.unwrap().truststore_password.as_deref(),
+            Some("pw")
+        );
+        assert_eq!(required_keys(&bundle_spec), [CA_CRT]);
+        assert_eq!(version_key(&bundle_spec), CA_CRT);
+        assert_eq!(default_type(&bundle_spec), "Opaque");
+        let bundle = converted(Some(vaultsync_tls::TrustBundle {
+            pem: "cas".into(),
+            truststore: Some(b"p12".to_vec()),
+            certificates: 2,
+        }));
+        let data = secret_data(&bundle_spec, &bundle);
+        let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+        assert_eq!(keys, [CA_CRT, "truststore.p12"]);
+        assert_eq!(data[CA_CRT].expose(), b"cas");
+
+        let tls = spec();
+        assert_eq!(default_type(&tls), TLS_SECRET_TYPE);
+        assert_eq!(required_keys(&tls), [TLS_CRT, TLS_KEY]);
+        let options = convert_options(&tls, 0, Some("pw".into()));
+        assert_eq!(options.pkcs12_password.as_deref(), Some("pw"));
+        assert!(options.trust_bundle.is_none());
+        let keys: Vec<String> = secret_data(&tls, &converted(None)).into_keys().collect();
+        assert_eq!(keys, [CA_CRT, TLS_CRT, TLS_KEY]);
     }
 
     #[test]

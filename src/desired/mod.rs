@@ -1,8 +1,14 @@
 //! Pure builders: from spec + vault data to the exact Secret to write. No I/O here.
 
 pub mod certificate;
+pub mod content_key;
+pub mod decoding;
+pub mod public_key;
 pub mod secret;
 pub mod select;
+pub mod shape;
+pub mod template;
+pub mod typed;
 
 /// Label on every Secret vaultsync writes; the operator watches only Secrets carrying it.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -21,7 +27,8 @@ pub const PROTECTED_SECRET_TYPES: [&str; 3] = [
     "bootstrap.kubernetes.io/token",
     "helm.sh/release.v1",
 ];
-/// Annotation with the SHA-256 of the Secret's type and data: equal hash, nothing to write.
+/// Annotation with the keyed hash of the Secret's type and data (see [`content_key`]): equal
+/// hash, nothing to write.
 pub const CONTENT_HASH_ANNOTATION: &str = "vaultsync.dev/content-hash";
 
 /// Annotation the operator's cache puts on a Secret in place of its values: the content hash of

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use sha2::{Digest, Sha256};
 
+use super::content_key::ContentKey;
 use super::{
     CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OBSERVED_HASH_ANNOTATION,
     OWNER_ANNOTATION, OWNER_UID_LABEL,
@@ -47,41 +47,38 @@ pub struct DesiredSecret {
     pub owner_reference: Option<OwnerReference>,
     /// Versions behind each key.
     pub versions: Vec<SyncedVersion>,
-    /// SHA-256 of type and data.
+    /// Keyed hash of type and data (see [`ContentKey`]).
     pub content_hash: String,
-}
-
-/// Hex SHA-256 over the type and the sorted data, with lengths so that no two contents collide by
-/// concatenation.
-pub fn content_hash(type_: &str, data: &BTreeMap<String, SecretValue>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update((type_.len() as u64).to_be_bytes());
-    hasher.update(type_.as_bytes());
-    for (key, value) in data {
-        hasher.update((key.len() as u64).to_be_bytes());
-        hasher.update(key.as_bytes());
-        hasher.update((value.expose().len() as u64).to_be_bytes());
-        hasher.update(value.expose());
-    }
-    super::lower_hex(&hasher.finalize())
+    /// The values read from the vault, by source key, when the data was built from them by a
+    /// template (`None`: the data is the sources). Kept in memory so that a refresh reads only
+    /// the sources that changed.
+    pub sources: Option<BTreeMap<String, SecretValue>>,
+    /// The key `content_hash` was computed under, to hash an existing Secret the same way.
+    content_key: ContentKey,
 }
 
 /// The content hash of `secret`'s data: as the cache observed it (see [`fingerprint`]), or
 /// computed from the data a full Secret carries.
-pub fn observed_hash(secret: &Secret) -> String {
-    if let Some(observed) = secret
+pub fn observed_hash(secret: &Secret, key: &ContentKey) -> String {
+    match cached_hash(secret) {
+        Some(observed) => observed.to_string(),
+        None => data_hash(secret, key),
+    }
+}
+
+/// The content hash the cache recorded for `secret` (see [`fingerprint`]); `None` for a Secret
+/// that did not come from the cache.
+pub fn cached_hash(secret: &Secret) -> Option<&str> {
+    secret
         .metadata
         .annotations
-        .as_ref()
-        .and_then(|a| a.get(OBSERVED_HASH_ANNOTATION))
-    {
-        return observed.clone();
-    }
-    data_hash(secret)
+        .as_ref()?
+        .get(OBSERVED_HASH_ANNOTATION)
+        .map(String::as_str)
 }
 
 /// The content hash computed from the data `secret` carries.
-fn data_hash(secret: &Secret) -> String {
+fn data_hash(secret: &Secret, key: &ContentKey) -> String {
     // The API server omits an empty data map: that is the empty content, not no content.
     let values: BTreeMap<String, SecretValue> = secret
         .data
@@ -89,7 +86,7 @@ fn data_hash(secret: &Secret) -> String {
         .flatten()
         .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
         .collect();
-    content_hash(secret.type_.as_deref().unwrap_or("Opaque"), &values)
+    key.hash(secret.type_.as_deref().unwrap_or("Opaque"), &values)
 }
 
 /// Whether `secret` is a cache copy whose values were dropped by [`fingerprint`].
@@ -104,9 +101,9 @@ pub fn is_fingerprint(secret: &Secret) -> bool {
 /// What the cache keeps of a Secret: its metadata, the names of its keys and the content hash
 /// of its data, never the values or managed fields. Anyone can put vaultsync's label on a
 /// Secret; memory must not grow with what they put in it.
-pub fn fingerprint(secret: &mut Secret) {
+pub fn fingerprint(secret: &mut Secret, key: &ContentKey) {
     // From the data itself: an annotation of that name on the object as served is not trusted.
-    let hash = data_hash(secret);
+    let hash = data_hash(secret, key);
     secret.metadata.managed_fields = None;
     secret.string_data = None;
     for value in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
@@ -135,12 +132,13 @@ pub fn desired_secret(
     default_type: &str,
     data: BTreeMap<String, SecretValue>,
     mut versions: Vec<SyncedVersion>,
+    key: &ContentKey,
 ) -> DesiredSecret {
     let type_ = target
         .type_
         .clone()
         .unwrap_or_else(|| default_type.to_string());
-    let content_hash = content_hash(&type_, &data);
+    let content_hash = key.hash(&type_, &data);
     let mut labels = target.labels.clone();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
     labels.insert(OWNER_UID_LABEL.into(), owner.uid.clone());
@@ -169,6 +167,8 @@ pub fn desired_secret(
         owner_reference,
         versions,
         content_hash,
+        sources: None,
+        content_key: key.clone(),
     }
 }
 
@@ -210,7 +210,7 @@ impl DesiredSecret {
                 .any(|o| o.uid == want.uid && o.controller == Some(true)),
             None => owners.iter().all(|o| o.uid != self.labels[OWNER_UID_LABEL]),
         };
-        observed_hash(existing) == self.content_hash
+        observed_hash(existing, &self.content_key) == self.content_hash
             && has_all(&self.labels, &meta.labels)
             && has_all(&self.annotations, &meta.annotations)
             && owner_ok
@@ -230,19 +230,20 @@ mod tests {
             "Opaque",
             data(&[("password", "s3cr3t"), ("user", "admin")]),
             vec![],
+            &key(),
         );
         let mut cached = desired.to_secret("ns");
         cached.metadata.annotations.get_or_insert_default().insert(
             OBSERVED_HASH_ANNOTATION.into(),
             "forged by whoever can edit the Secret".into(),
         );
-        fingerprint(&mut cached);
+        fingerprint(&mut cached, &key());
         let values = cached.data.clone().unwrap();
         assert_eq!(values.keys().collect::<Vec<_>>(), ["password", "user"]);
         assert!(values.values().all(|v| v.0.is_empty()), "no value is kept");
         assert!(is_fingerprint(&cached));
         assert_eq!(
-            observed_hash(&cached),
+            observed_hash(&cached, &key()),
             desired.content_hash,
             "the forged hash is replaced"
         );
@@ -255,11 +256,15 @@ mod tests {
             .get_mut("password")
             .unwrap()
             .0 = b"other".to_vec();
-        fingerprint(&mut tampered);
+        fingerprint(&mut tampered, &key());
         assert!(!desired.is_satisfied_by(&tampered), "an edit is still seen");
         let mut from_api = cached.clone();
         distrust_observed_hash(&mut from_api);
         assert!(!is_fingerprint(&from_api));
+    }
+
+    fn key() -> ContentKey {
+        ContentKey::for_tests()
     }
 
     fn owner() -> Owner {
@@ -280,22 +285,6 @@ mod tests {
     }
 
     #[test]
-    fn hash_changes_with_any_value_key_or_type() {
-        let base = content_hash("Opaque", &data(&[("a", "1")]));
-        assert_ne!(base, content_hash("Opaque", &data(&[("a", "2")])));
-        assert_ne!(base, content_hash("Opaque", &data(&[("b", "1")])));
-        assert_ne!(
-            base,
-            content_hash("kubernetes.io/tls", &data(&[("a", "1")]))
-        );
-        assert_ne!(
-            content_hash("Opaque", &data(&[("a", "1b")])),
-            content_hash("Opaque", &data(&[("a1", "b")]))
-        );
-        assert_eq!(base, content_hash("Opaque", &data(&[("a", "1")])));
-    }
-
-    #[test]
     fn desired_secret_carries_ownership_and_round_trips_as_satisfied() {
         let target = TargetSecret {
             labels: [("team".to_string(), "x".to_string())].into(),
@@ -308,6 +297,7 @@ mod tests {
             "Opaque",
             data(&[("a", "1")]),
             vec![],
+            &key(),
         );
         assert_eq!(desired.labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);
         assert_eq!(desired.labels["team"], "x");
@@ -321,6 +311,7 @@ mod tests {
             "Opaque",
             data(&[("a", "2")]),
             vec![],
+            &key(),
         );
         assert!(!changed.is_satisfied_by(&written));
     }
@@ -334,6 +325,7 @@ mod tests {
             "Opaque",
             data(&[]),
             vec![],
+            &key(),
         );
         let mut written = desired.to_secret("ns");
         written.data = None;
@@ -346,7 +338,15 @@ mod tests {
             deletion_policy: DeletionPolicy::Retain,
             ..Default::default()
         };
-        let desired = desired_secret(&owner(), &target, "app", "Opaque", data(&[]), vec![]);
+        let desired = desired_secret(
+            &owner(),
+            &target,
+            "app",
+            "Opaque",
+            data(&[]),
+            vec![],
+            &key(),
+        );
         assert!(desired.owner_reference.is_none());
     }
 
@@ -359,6 +359,7 @@ mod tests {
             "Opaque",
             data(&[("a", "s3cr3t")]),
             vec![],
+            &key(),
         );
         assert!(!format!("{desired:?}").contains("s3cr3t"));
     }

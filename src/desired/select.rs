@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::crd::{BulkSelector, SyncedVersion, VaultSecretSpec};
+use crate::crd::{BulkSelector, Decoding, KeyFormat, SyncedVersion, VaultSecretSpec};
 use crate::vault::SecretProperties;
 
 /// One Secret key and the vault secret that fills it.
@@ -15,6 +15,12 @@ pub struct Source {
     pub name: String,
     /// Pinned version, if any.
     pub version: Option<String>,
+    /// Whether a bulk selector matched it (rather than an explicit item).
+    pub bulk: bool,
+    /// How its text becomes the key's bytes.
+    pub decoding: Decoding,
+    /// A vault key's public part in this format, rather than a vault secret.
+    pub public_key: Option<KeyFormat>,
 }
 
 /// Whether the spec needs a vault listing (bulk selection) to know its sources.
@@ -44,6 +50,19 @@ pub fn sources(
             key: item.key.clone(),
             name: item.name.clone(),
             version: item.version.clone(),
+            bulk: false,
+            decoding: item.decoding,
+            public_key: None,
+        })?;
+    }
+    for item in &spec.keys {
+        add(Source {
+            key: item.key.clone(),
+            name: item.name.clone(),
+            version: item.version.clone(),
+            bulk: false,
+            decoding: Decoding::None,
+            public_key: Some(item.format),
         })?;
     }
     for selector in &spec.data_from {
@@ -62,6 +81,9 @@ pub fn sources(
                 key,
                 name: properties.name.clone(),
                 version: None,
+                bulk: true,
+                decoding: selector.decoding,
+                public_key: None,
             })?;
         }
     }
@@ -136,7 +158,8 @@ pub fn needs_fetch(
     let Some(recorded) = recorded.filter(|r| r.name.eq_ignore_ascii_case(&source.name)) else {
         return true;
     };
-    if force || !have_value {
+    // The value in hand was decoded another way.
+    if force || !have_value || recorded.decoding != source.decoding {
         return true;
     }
     match (&source.version, listed) {
@@ -163,7 +186,9 @@ mod tests {
             },
             data,
             data_from,
+            keys: vec![],
             target: Default::default(),
+            template: None,
             refresh_interval: "1h".into(),
         }
     }
@@ -187,6 +212,7 @@ mod tests {
             key: key.into(),
             name: name.into(),
             version: None,
+            decoding: Decoding::None,
         }
     }
 
@@ -230,7 +256,10 @@ mod tests {
             vec![Source {
                 key: "K_db".into(),
                 name: "App-Db".into(),
-                version: None
+                version: None,
+                bulk: true,
+                decoding: Decoding::None,
+                public_key: None,
             }]
         );
     }
@@ -255,12 +284,16 @@ mod tests {
             key: "k".into(),
             name: "db".into(),
             version: None,
+            bulk: false,
+            decoding: Decoding::None,
+            public_key: None,
         };
         let recorded = SyncedVersion {
             key: "k".into(),
             name: "db".into(),
             version: "v1".into(),
             updated: Some(10),
+            decoding: Decoding::None,
         };
         assert!(!needs_fetch(
             &source,
@@ -314,5 +347,13 @@ mod tests {
             ..source
         };
         assert!(needs_fetch(&repinned, None, Some(&recorded), true, false));
+        let decoded = Source {
+            decoding: Decoding::Base64,
+            ..pinned
+        };
+        assert!(
+            needs_fetch(&decoded, None, Some(&recorded), true, false),
+            "the value in hand was not decoded"
+        );
     }
 }

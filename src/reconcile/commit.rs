@@ -92,7 +92,9 @@ async fn write_status<K: Kind>(
     struct Body<S> {
         status: S,
     }
-    let remembered = serde_json::to_value(&status).ok();
+    let remembered = serde_json::to_string(&status)
+        .ok()
+        .map(String::into_boxed_str);
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &key.namespace);
     api.patch_status(
         &key.name,

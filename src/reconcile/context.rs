@@ -9,6 +9,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use super::Schedule;
 use super::clock::{Clock, SystemClock};
 use super::fairness::NamespaceSlots;
+use super::identity::IdentityCache;
+use crate::desired::content_key::ContentKey;
+use crate::feed::{ChangeFeed, FeedOptions};
 use crate::telemetry::Metrics;
 use crate::vault::host::HostPolicy;
 use crate::vault::shared::SharedVault;
@@ -24,6 +27,10 @@ pub struct Settings {
     pub reconcile_timeout: std::time::Duration,
     /// Reconciles of one namespace run at once.
     pub namespace_concurrency: usize,
+    /// The change feed's settings.
+    pub feed: FeedOptions,
+    /// The key content hashes are computed under.
+    pub content_key: ContentKey,
 }
 
 /// Everything a reconcile needs, shared by all of them.
@@ -32,6 +39,8 @@ pub struct Context {
     pub client: kube::Client,
     /// The shared, rate-limited vault.
     pub vault: SharedVault,
+    /// The change feed: listings shared per (identity, vault), and wake-ups on change.
+    pub feed: ChangeFeed,
     /// Cache of the Secrets vaultsync manages (label-selected; nothing else is cached), holding
     /// their metadata, key names and a content hash, never their values.
     pub secrets: SecretCache,
@@ -47,6 +56,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Reconcile slots per namespace.
     pub slots: NamespaceSlots,
+    /// ServiceAccount identities resolved in the last few seconds.
+    pub identities: IdentityCache,
 }
 
 impl Context {
@@ -60,8 +71,10 @@ impl Context {
         settings: Settings,
     ) -> Self {
         let namespace_concurrency = settings.namespace_concurrency;
+        let feed = ChangeFeed::new(vault.clone(), settings.feed.clone(), metrics.clone());
         Context {
             client,
+            feed,
             vault,
             secrets,
             recorder,
@@ -70,6 +83,7 @@ impl Context {
             schedule: Schedule::default(),
             clock: Arc::new(SystemClock),
             slots: NamespaceSlots::new(namespace_concurrency),
+            identities: IdentityCache::default(),
         }
     }
 

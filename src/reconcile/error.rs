@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use crate::desired::decoding::DecodeError;
+use crate::desired::public_key::PublicKeyError;
+use crate::desired::shape::ShapeError;
 use crate::vault::{VaultError, VaultErrorKind};
 
 use super::reason;
@@ -69,6 +72,38 @@ pub enum SyncError {
         #[source]
         source: VaultError,
     },
+    /// Reading a vault key's public part failed.
+    #[error("failed to read vault key {name}: {source}")]
+    ReadKey {
+        /// The vault key's name.
+        name: String,
+        /// The classified vault failure.
+        #[source]
+        source: VaultError,
+    },
+    /// A vault key's public part cannot be written as PEM or JWK.
+    #[error("vault key {name} cannot be written: {source}")]
+    KeyFormat {
+        /// The vault key's name.
+        name: String,
+        /// Why.
+        #[source]
+        source: PublicKeyError,
+    },
+    /// A value read from the vault is not in the encoding its source's `decoding` names.
+    #[error("failed to decode vault secret {name} for key {key}: {source}")]
+    Decode {
+        /// The source key.
+        key: String,
+        /// The vault secret's name.
+        name: String,
+        /// What was expected (never the value).
+        #[source]
+        source: DecodeError,
+    },
+    /// The values read could not be shaped into the Secret (template, typed Secret).
+    #[error("failed to build the Secret's data: {0}")]
+    Shape(#[from] ShapeError),
     /// Reading a certificate's metadata failed.
     #[error("failed to read vault certificate {name}: {source}")]
     ReadCertificate {
@@ -179,6 +214,20 @@ impl SyncError {
                 VaultErrorKind::Disabled => reason::CERTIFICATE_DISABLED,
                 other => vault_reason(other),
             },
+            SyncError::ReadKey { source: e, .. } => match e.kind() {
+                VaultErrorKind::NotFound => reason::KEY_NOT_FOUND,
+                VaultErrorKind::Disabled => reason::KEY_DISABLED,
+                other => vault_reason(other),
+            },
+            SyncError::KeyFormat { .. } => reason::KEY_TYPE_UNSUPPORTED,
+            SyncError::Decode { .. } => reason::DECODING_FAILED,
+            SyncError::Shape(ShapeError::Template(e)) if e.problem.is_syntax() => {
+                reason::TEMPLATE_INVALID
+            }
+            SyncError::Shape(ShapeError::Template(_) | ShapeError::NotText { .. }) => {
+                reason::TEMPLATE_FAILED
+            }
+            SyncError::Shape(ShapeError::MissingKeys { .. }) => reason::SECRET_TYPE_KEYS_MISSING,
             SyncError::CertificateFormat(_) => reason::CERTIFICATE_FORMAT_UNSUPPORTED,
             SyncError::Certificate(e) => e.reason(),
             SyncError::ConversionTimedOut(_) => reason::CERTIFICATE_CONVERSION_TIMED_OUT,
@@ -193,6 +242,7 @@ impl SyncError {
     pub fn retry(&self) -> Retry {
         match self {
             SyncError::InvalidSpec(_) | SyncError::VaultHostNotAllowed(_) => Retry::WaitForChange,
+            SyncError::Shape(e) if e.is_spec_error() => Retry::WaitForChange,
             _ => match self.vault_error() {
                 Some(VaultError::Throttled {
                     retry_after: Some(after),
@@ -206,6 +256,7 @@ impl SyncError {
         match self {
             SyncError::ListSecrets(e)
             | SyncError::ReadSecret { source: e, .. }
+            | SyncError::ReadKey { source: e, .. }
             | SyncError::ReadCertificate { source: e, .. }
             | SyncError::ReadCertificateKey { source: e, .. } => Some(e),
             _ => None,

@@ -1,5 +1,9 @@
 //! Resolve step: the resource's ServiceAccount → the workload identity that reads the vault.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 
@@ -33,6 +37,48 @@ pub async fn resolve_identity(
             name: service_account.to_string(),
         })?;
     identity_from(&account, namespace, service_account, default_tenant)
+}
+
+/// How long a resolved identity serves before its ServiceAccount is read again: every resource
+/// of a namespace shares few ServiceAccounts, and a storm of first syncs or refreshes would
+/// otherwise read the same one thousands of times. An annotation edit takes effect within it.
+const IDENTITY_TTL: Duration = Duration::from_secs(10);
+
+/// Identities resolved within [`IDENTITY_TTL`], by namespace and ServiceAccount. Only successes
+/// are kept: a missing ServiceAccount or annotation is looked up again at once.
+#[derive(Default)]
+pub struct IdentityCache {
+    resolved: Mutex<HashMap<(String, String), (Instant, Identity)>>,
+}
+
+impl IdentityCache {
+    /// The identity of `namespace/service_account`, from the cache or [`resolve_identity`].
+    pub async fn resolve(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        service_account: &str,
+        default_tenant: Option<&str>,
+    ) -> Result<Identity, SyncError> {
+        let key = (namespace.to_string(), service_account.to_string());
+        if let Some((at, identity)) = self.lock().get(&key)
+            && at.elapsed() < IDENTITY_TTL
+        {
+            return Ok(identity.clone());
+        }
+        let identity = resolve_identity(client, namespace, service_account, default_tenant).await?;
+        let mut resolved = self.lock();
+        // Expired entries go as new ones come: the map holds only what is fresh.
+        resolved.retain(|_, (at, _)| at.elapsed() < IDENTITY_TTL);
+        resolved.insert(key, (Instant::now(), identity.clone()));
+        Ok(identity)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, Identity)>> {
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The pure part of [`resolve_identity`].

@@ -67,7 +67,9 @@ pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<A
         return Ok(Action::requeue(requeue::spread(SLOT_RETRY, 0.5, roll)));
     };
     let entry = ctx.schedule.get(&key);
-    let plan = plan::plan(resource, entry, ctx.clock.now());
+    let woken = ctx.feed.take_woken(&key);
+    let mut plan = plan::plan(resource, entry, ctx.clock.now(), woken);
+    plan.overrun = ctx.feed.overrun(&resource.vault().url);
     let spec_error = plan
         .spec_error()
         .or_else(|| resource.spec_problem().map(SyncError::InvalidSpec))

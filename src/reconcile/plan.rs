@@ -27,10 +27,14 @@ pub struct Plan<K: Synced> {
     pub due: bool,
     /// When the reconcile started.
     pub now: Now,
+    /// How many times the refresh demand on this resource's vault exceeds its request budget,
+    /// when it does (set by the caller from the change feed).
+    pub overrun: Option<f64>,
 }
 
-/// Builds the plan for `resource` from what the schedule remembers about it.
-pub fn plan<K: Synced>(resource: &K, entry: Entry, now: Now) -> Plan<K> {
+/// Builds the plan for `resource` from what the schedule remembers about it; `woken` says the
+/// change feed saw one of its sources change.
+pub fn plan<K: Synced>(resource: &K, entry: Entry, now: Now, woken: bool) -> Plan<K> {
     let key = ObjectKey::of(resource);
     let interval = resource
         .refresh_interval()
@@ -38,8 +42,8 @@ pub fn plan<K: Synced>(resource: &K, entry: Entry, now: Now) -> Plan<K> {
         .map_err(|problem| format!("refreshInterval: {problem}"));
     let previous: Option<K::Status> = entry
         .last_status
-        .clone()
-        .and_then(|written| serde_json::from_value(written).ok())
+        .as_deref()
+        .and_then(|written| serde_json::from_str(written).ok())
         .or_else(|| resource.status().cloned());
     let recorded = previous
         .as_ref()
@@ -52,7 +56,8 @@ pub fn plan<K: Synced>(resource: &K, entry: Entry, now: Now) -> Plan<K> {
         .cloned();
     let due = entry.due.is_none_or(|d| now.instant >= d)
         || entry.generation != resource.meta().generation
-        || force.is_some();
+        || force.is_some()
+        || woken;
     Plan {
         key,
         previous,
@@ -61,6 +66,7 @@ pub fn plan<K: Synced>(resource: &K, entry: Entry, now: Now) -> Plan<K> {
         force,
         due,
         now,
+        overrun: None,
     }
 }
 
@@ -110,7 +116,9 @@ mod tests {
                 },
                 data: vec![],
                 data_from: vec![],
+                keys: vec![],
                 target: Default::default(),
+                template: None,
                 refresh_interval: interval.into(),
             },
         );
@@ -137,20 +145,24 @@ mod tests {
             due: Some(start + Duration::from_secs(60)),
             ..Entry::default()
         };
-        let early = plan(&resource("1m", None), entry.clone(), at(start));
+        let early = plan(&resource("1m", None), entry.clone(), at(start), false);
+        assert!(!early.due);
+        let woken = plan(&resource("1m", None), entry.clone(), at(start), true);
+        assert!(woken.due, "a change seen by the feed makes the vault due");
         assert!(!early.due);
         assert_eq!(early.interval.as_ref().ok(), Some(&Duration::from_secs(60)));
         let late = plan(
             &resource("1m", None),
             entry.clone(),
             at(start + Duration::from_secs(61)),
+            false,
         );
         assert!(late.due);
         let edited = Entry {
             generation: Some(0),
             ..entry
         };
-        assert!(plan(&resource("1m", None), edited, at(start)).due);
+        assert!(plan(&resource("1m", None), edited, at(start), false).due);
     }
 
     #[test]
@@ -161,7 +173,7 @@ mod tests {
             due: Some(start + Duration::from_secs(60)),
             ..Entry::default()
         };
-        let forced = plan(&resource("1m", Some("now")), entry, at(start));
+        let forced = plan(&resource("1m", Some("now")), entry, at(start), false);
         assert!(forced.due);
         assert_eq!(forced.force.as_deref(), Some("now"));
         assert_eq!(forced.force_refresh_to_record().as_deref(), Some("now"));
@@ -173,6 +185,7 @@ mod tests {
             &resource("soon", None),
             Entry::default(),
             at(Instant::now()),
+            false,
         );
         let err = plan
             .spec_error()

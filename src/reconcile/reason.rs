@@ -28,6 +28,24 @@ pub const VAULT_UNAVAILABLE: &str = "VaultUnavailable";
 pub const VAULT_RESPONSE_TOO_LARGE: &str = "VaultResponseTooLarge";
 /// The vault rejected the request as malformed.
 pub const VAULT_REQUEST_INVALID: &str = "VaultRequestInvalid";
+/// A named vault key or version does not exist.
+pub const KEY_NOT_FOUND: &str = "KeyNotFound";
+/// A named vault key is disabled.
+pub const KEY_DISABLED: &str = "KeyDisabled";
+/// A vault key has no public part to publish (a symmetric `oct` key) or an unknown curve.
+pub const KEY_TYPE_UNSUPPORTED: &str = "KeyTypeUnsupported";
+/// A template is malformed (the message names the template, line and column); fix the spec.
+pub const TEMPLATE_INVALID: &str = "TemplateInvalid";
+/// A template could not be rendered from the values read: it names a source that is not
+/// there, or a filter could not take a value (the message names the template, line and column,
+/// never the value). The Secret keeps its last data.
+pub const TEMPLATE_FAILED: &str = "TemplateFailed";
+/// A vault value is not in the encoding its item's `decoding` names. The Secret keeps its last
+/// data.
+pub const DECODING_FAILED: &str = "DecodingFailed";
+/// The Secret would lack a key its type requires (for example `username` or `password` for
+/// `kubernetes.io/basic-auth`). The Secret keeps its last data.
+pub const SECRET_TYPE_KEYS_MISSING: &str = "SecretTypeKeysMissing";
 /// A Secret of the target name exists and vaultsync may not take it over.
 pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
 /// Event: keys were removed because their vault secrets were deleted or disabled
@@ -61,3 +79,8 @@ pub const CERTIFICATE_RENEWED: &str = "CertificateRenewed";
 pub const CHAIN_VALID: &str = "ChainValid";
 /// Reason of a True ChainValid condition.
 pub const CHAIN_COMPLETE: &str = "ChainComplete";
+/// `RefreshOnSchedule` False: refreshing every resource of the vault would take more requests
+/// than its budget allows; refreshes stretch.
+pub const VAULT_BUDGET_EXCEEDED: &str = "VaultBudgetExceeded";
+/// `RefreshOnSchedule` True again: the demand fits the budget.
+pub const WITHIN_BUDGET: &str = "WithinBudget";

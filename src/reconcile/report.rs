@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::runtime::events::EventType;
 
 use super::apply::Applied;
-use super::conditions::{differs, ready, with_ready};
+use super::conditions::{condition, differs, ready, set_condition, with_ready};
 use super::kind::{Extension, Kind, Refresh, Written};
 use super::plan::Plan;
 use super::{SyncError, reason, requeue};
@@ -147,6 +147,7 @@ fn succeeded<K: Kind>(
         versions: desired.versions.clone(),
         last_force_refresh: plan.force_refresh_to_record(),
     };
+    budget_condition(&mut sync.conditions, &before.conditions, plan, generation);
     let changed = applied != Applied::Unchanged
         || differs(Some(before), &sync)
         || before.last_sync_time.is_none();
@@ -184,11 +185,56 @@ fn next_read<K: Kind>(
             due.saturating_duration_since(plan.now.instant)
         });
     }
+    // Demand beyond the vault's budget: refreshes stretch (visibly, see `budget_condition`)
+    // rather than take the budget from first syncs.
+    let interval = interval.mul_f64(plan.overrun.unwrap_or(1.0).clamp(1.0, 100.0));
     match resource.refresh(interval, previous, learned, plan.now) {
         Refresh::Spread(interval) => requeue::spread(interval, REFRESH_SPREAD, roll),
         Refresh::Exact(deadline) => deadline,
     }
 }
+
+/// The `RefreshOnSchedule` condition: False while the refresh demand on the resource's vault
+/// exceeds its request budget; True again (only when it was False) once it fits.
+fn budget_condition<K: Kind>(
+    conditions: &mut Vec<crate::crd::Condition>,
+    before: &[crate::crd::Condition],
+    plan: &Plan<K>,
+    generation: Option<i64>,
+) {
+    let had = before.iter().any(|c| c.type_ == REFRESH_ON_SCHEDULE);
+    let (status, reason, message) = match plan.overrun {
+        Some(ratio) => (
+            ConditionStatus::False,
+            reason::VAULT_BUDGET_EXCEEDED,
+            format!(
+                "keeping every resource of this vault fresh needs {ratio:.1} times the vault's \
+                 request budget (--vault-requests-per-second): refreshes run {ratio:.1} times \
+                 later than refreshInterval. Raise refreshInterval or the budget, or let \
+                 resources share a ServiceAccount so one listing serves them all"
+            ),
+        ),
+        None if had => (
+            ConditionStatus::True,
+            reason::WITHIN_BUDGET,
+            "refreshes run on schedule".to_string(),
+        ),
+        None => return,
+    };
+    let refresh = condition(
+        before,
+        REFRESH_ON_SCHEDULE,
+        status,
+        reason,
+        &message,
+        generation,
+        &plan.now.rfc3339(),
+    );
+    set_condition(conditions, refresh);
+}
+
+/// Condition type saying whether refreshes keep to `refreshInterval`.
+pub const REFRESH_ON_SCHEDULE: &str = "RefreshOnSchedule";
 
 /// Events of a success: the Secret written, or the sync working again after a failure.
 fn success_notes(
@@ -251,7 +297,8 @@ fn failed<K: Kind>(
         notes.push(Note::warning(why, message.clone()));
     }
     let failures = plan.entry.failures.saturating_add(1);
-    let delay = requeue::after_failure(err.retry(), failures, roll);
+    let interval = plan.interval.clone().unwrap_or(Duration::MAX);
+    let delay = requeue::after_failure(err.retry(), failures, roll, interval);
     let extension = resource.extend(sync, previous, None, plan.now);
     let schedule = ScheduleUpdate::Failed { failures };
     let failure = Failure {

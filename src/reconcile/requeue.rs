@@ -20,12 +20,14 @@ pub fn spread(base: Duration, fraction: f64, roll: f64) -> Duration {
 }
 
 /// Delay after the `failures`-th consecutive failure (1-based); `roll`, in [-1, 1], spreads it.
-pub fn after_failure(retry: Retry, failures: u32, roll: f64) -> Duration {
+/// A backoff never exceeds `interval`, the resource's refresh interval: after an outage every
+/// resource tries again within one interval of the vault's return, as a healthy one would look.
+pub fn after_failure(retry: Retry, failures: u32, roll: f64, interval: Duration) -> Duration {
     let exponential = BACKOFF_BASE
         .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(10)))
         .min(BACKOFF_MAX);
     match retry {
-        Retry::Backoff => spread(exponential, 0.2, roll),
+        Retry::Backoff => spread(exponential, 0.2, roll).min(interval.max(BACKOFF_BASE)),
         Retry::After(after) => after
             .clamp(Duration::from_secs(1), BACKOFF_MAX)
             .saturating_add(spread(Duration::from_secs(1), 0.5, roll)),
@@ -37,6 +39,8 @@ pub fn after_failure(retry: Retry, failures: u32, roll: f64) -> Duration {
 mod tests {
     use super::*;
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     #[test]
     fn spread_stays_within_its_fraction() {
         let base = Duration::from_secs(100);
@@ -46,29 +50,42 @@ mod tests {
     }
 
     #[test]
+    fn backoff_never_exceeds_the_refresh_interval() {
+        let interval = Duration::from_secs(30);
+        assert_eq!(after_failure(Retry::Backoff, 50, 1.0, interval), interval);
+        assert_eq!(
+            after_failure(Retry::Backoff, 1, 0.0, interval),
+            Duration::from_secs(5)
+        );
+        // A Retry-After is the vault's word, not capped.
+        let hinted = after_failure(Retry::After(Duration::from_secs(60)), 1, 0.0, interval);
+        assert_eq!(hinted, Duration::from_secs(61));
+    }
+
+    #[test]
     fn backoff_grows_and_caps_with_bounded_jitter() {
         assert_eq!(
-            after_failure(Retry::Backoff, 1, 0.0),
+            after_failure(Retry::Backoff, 1, 0.0, HOUR),
             Duration::from_secs(5)
         );
         assert_eq!(
-            after_failure(Retry::Backoff, 1, -1.0),
+            after_failure(Retry::Backoff, 1, -1.0, HOUR),
             Duration::from_secs(4)
         );
         assert_eq!(
-            after_failure(Retry::Backoff, 4, 1.0),
+            after_failure(Retry::Backoff, 4, 1.0, HOUR),
             Duration::from_secs(48)
         );
         assert_eq!(
-            after_failure(Retry::Backoff, 50, 1.0),
+            after_failure(Retry::Backoff, 50, 1.0, HOUR),
             Duration::from_secs(360)
         );
-        let hinted = after_failure(Retry::After(Duration::from_secs(7)), 1, -1.0);
+        let hinted = after_failure(Retry::After(Duration::from_secs(7)), 1, -1.0, HOUR);
         assert_eq!(hinted, Duration::from_millis(7500));
-        let absurd = after_failure(Retry::After(Duration::MAX), 1, 1.0);
+        let absurd = after_failure(Retry::After(Duration::MAX), 1, 1.0, HOUR);
         assert_eq!(absurd, BACKOFF_MAX + Duration::from_millis(1500));
         assert_eq!(
-            after_failure(Retry::WaitForChange, 3, 1.0),
+            after_failure(Retry::WaitForChange, 3, 1.0, HOUR),
             WAIT_FOR_CHANGE_RECHECK
         );
     }

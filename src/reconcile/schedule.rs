@@ -48,11 +48,16 @@ pub struct Entry {
     pub last_desired: Option<DesiredSecret>,
     /// Consecutive failures.
     pub failures: u32,
+    /// Whether the next due sync reads every source again: a value was read within the second
+    /// its version was written, and listings tell versions apart only by that second, so a
+    /// later version written within the same second would look unchanged.
+    pub reread: bool,
     /// The status this process last wrote. vaultsync is the only writer of status, so this is
     /// the truth even when the watch cache still holds an older object; without it a reconcile
     /// on a stale object could write back an older status (merge patches replace the whole
-    /// conditions list).
-    pub last_status: Option<serde_json::Value>,
+    /// conditions list). Kept as JSON text: a parsed tree costs several times the memory, for
+    /// every resource.
+    pub last_status: Option<Box<str>>,
 }
 
 /// The schedule of every resource.

@@ -7,7 +7,6 @@ use kube::{Api, ResourceExt};
 
 use super::apply::{Applied, apply};
 use super::guard::{Decision, decide};
-use super::identity::resolve_identity;
 use super::kind::Written;
 use super::plan::Plan;
 use super::{Context, ObjectKey, SyncError};
@@ -99,13 +98,15 @@ pub async fn start<K: Synced>(
         .vault_hosts
         .check(&vault_url)
         .map_err(SyncError::VaultHostNotAllowed)?;
-    let identity = resolve_identity(
-        &ctx.client,
-        &key.namespace,
-        &vault.service_account_name,
-        ctx.settings.default_tenant.as_deref(),
-    )
-    .await?;
+    let identity = ctx
+        .identities
+        .resolve(
+            &ctx.client,
+            &key.namespace,
+            &vault.service_account_name,
+            ctx.settings.default_tenant.as_deref(),
+        )
+        .await?;
     let existing = find_secret(ctx, &key.namespace, &resource.target_name()).await?;
     let adopt = may_write(resource, existing.as_ref())?;
     Ok(Start {
@@ -199,8 +200,9 @@ pub async fn with_values(
         return Ok(existing.clone());
     }
     let name = existing.metadata.name.clone().unwrap_or_default();
-    if let Some(last) = last.filter(|l| l.name == name && l.content_hash == observed_hash(existing))
-    {
+    if let Some(last) = last.filter(|l| {
+        l.name == name && l.content_hash == observed_hash(existing, &ctx.settings.content_key)
+    }) {
         let mut full = existing.clone();
         full.data = Some(
             last.data

@@ -19,11 +19,13 @@ use crate::crd::{
     SyncStatus, Synced, SyncedVersion, VaultCertificate, VaultCertificateSpec,
     VaultCertificateStatus,
 };
-use crate::desired::certificate::{
-    self as cert, BUILD_ANNOTATION, TLS_CRT, TLS_SECRET_TYPE, reusable_data,
-};
+use crate::desired::certificate::{self as cert, BUILD_ANNOTATION, reusable_data};
+use crate::desired::content_key::ContentKey;
 use crate::desired::secret::{DesiredSecret, desired_secret};
-use crate::vault::{CertificateBundle, VaultAccess, VaultError};
+use crate::feed::{Follow, Interest, Need};
+use crate::vault::{
+    CertificateBundle, CertificateProperties, SecretBundle, VaultAccess, VaultError,
+};
 use vaultsync_tls::{BackingFormat, TlsBundle, TlsError};
 
 #[async_trait::async_trait]
@@ -44,14 +46,12 @@ impl Kind for VaultCertificate {
         plan: &Plan<Self>,
     ) -> Result<Written<Converted>, SyncError> {
         let start = steps::start(self, ctx, &plan.key).await?;
-        let found = read_certificate(ctx, &start.access, &self.spec).await?;
+        ctx.feed
+            .follow(&plan.key, &start.access, self.interest(plan));
         let password = keystore_password(ctx, self).await?;
-        let stamp = cert::build_stamp(
-            &found.version,
-            &self.spec,
-            password.as_ref().map(|p| p.version.as_str()),
-        );
+        let password_version = password.as_ref().map(|p| p.version.as_str());
         let previous = plan.previous.clone().unwrap_or_default();
+        let required = cert::required_keys(&self.spec);
         let current = match start.existing.as_ref().filter(|_| !start.adopt) {
             Some(existing) => {
                 let last = plan.entry.last_desired.as_ref();
@@ -59,42 +59,76 @@ impl Kind for VaultCertificate {
             }
             None => None,
         };
-        let (data, learned) = match reusable(current.as_ref(), &previous, &found, &stamp, plan)? {
-            Some(data) => (data, None),
-            None => {
-                let password = password.map(|p| p.value);
-                let bundle = read_and_convert(
-                    ctx,
-                    &start.access,
-                    &found,
-                    &self.spec,
-                    plan.now.unix,
-                    password,
-                )
-                .await?;
-                let keystore_key = self.spec.output.pkcs12.as_ref().map(|p| p.key.as_str());
-                let converted = Converted {
-                    certificate: cert::certificate_status(&bundle.info, &found.version),
-                    warnings: bundle.warnings.clone(),
-                };
-                (cert::tls_data(&bundle, keystore_key), Some(converted))
-            }
+        let reuse = |found: &CertificateBundle, stamp: &str| {
+            reusable(
+                current.as_ref(),
+                &previous,
+                found,
+                stamp,
+                required,
+                plan,
+                ctx,
+            )
         };
-        let desired = self.desired(plan, &found, &stamp, data);
-        let existing = start.existing.as_ref();
-        let applied = apply(
-            &ctx.client,
-            &plan.key.namespace,
-            &desired,
-            existing,
-            start.adopt,
+        // Unchanged in the vault (by the listing, or pinned) and the Secret holds this build:
+        // nothing to read at all.
+        if let Some(found) = self.unchanged(ctx, &start.access, &previous, plan).await? {
+            let stamp = cert::build_stamp(&found.version, &self.spec, password_version);
+            if let Some(data) = reuse(&found, &stamp)? {
+                return self
+                    .write(ctx, plan, &start, &found, &stamp, data, None)
+                    .await;
+            }
+        }
+        // Never synced, following the latest, and listed: one read of the backing secret gives
+        // the version and the content (the metadata read would only have named that version).
+        if let Some(listed) = self
+            .listed_first_sync(ctx, &start.access, &previous)
+            .await?
+        {
+            let backing =
+                read_backing(ctx, &start.access, &listed.name, None, &listed.name).await?;
+            let found = CertificateBundle {
+                version: backing.version.clone(),
+                secret_name: listed.name.clone(),
+                secret_version: backing.version.clone(),
+                enabled: true,
+                updated: listed.updated,
+                name: listed.name,
+            };
+            note_reread(ctx, plan, &found);
+            let stamp = cert::build_stamp(&found.version, &self.spec, password_version);
+            let bundle = convert_backing(
+                backing,
+                &self.spec,
+                plan.now.unix,
+                password.map(|p| p.value),
+            )
+            .await?;
+            return self
+                .write_converted(ctx, plan, &start, &found, &stamp, &bundle)
+                .await;
+        }
+        let found = read_certificate(ctx, &start.access, &self.spec).await?;
+        note_reread(ctx, plan, &found);
+        let stamp = cert::build_stamp(&found.version, &self.spec, password_version);
+        if let Some(data) = reuse(&found, &stamp)? {
+            return self
+                .write(ctx, plan, &start, &found, &stamp, data, None)
+                .await;
+        }
+        let backing = read_backing(
+            ctx,
+            &start.access,
+            &found.secret_name,
+            Some(&found.secret_version),
+            &found.name,
         )
         .await?;
-        Ok(Written {
-            desired,
-            applied,
-            learned,
-        })
+        let password = password.map(|p| p.value);
+        let bundle = convert_backing(backing, &self.spec, plan.now.unix, password).await?;
+        self.write_converted(ctx, plan, &start, &found, &stamp, &bundle)
+            .await
     }
 
     fn refresh(
@@ -135,6 +169,150 @@ impl Kind for VaultCertificate {
 }
 
 impl VaultCertificate {
+    /// What the change feed watches for this resource: its certificate, unless pinned.
+    fn interest(&self, plan: &Plan<Self>) -> Interest {
+        let reference = &self.spec.certificate;
+        let followed = reference
+            .version
+            .is_none()
+            .then_some(reference.name.as_str());
+        Interest {
+            interval: plan.interval.clone().unwrap_or_default(),
+            secrets: Follow::default(),
+            certificates: Follow::names(followed),
+        }
+    }
+
+    /// The certificate version last synced, when the vault cannot have moved since: pinned, or
+    /// following the latest and the change feed's listing shows it as synced. `None` when only
+    /// a read can tell (no listing, changed, forced, or never synced).
+    async fn unchanged(
+        &self,
+        ctx: &Context,
+        access: &VaultAccess,
+        previous: &VaultCertificateStatus,
+        plan: &Plan<Self>,
+    ) -> Result<Option<CertificateBundle>, SyncError> {
+        let reference = &self.spec.certificate;
+        let Some(recorded) = previous
+            .sync
+            .versions
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(&reference.name))
+            .filter(|_| plan.force.is_none() && !plan.entry.reread)
+        else {
+            return Ok(None);
+        };
+        let current = match &reference.version {
+            Some(pinned) => pinned == &recorded.version,
+            None => {
+                let listing = ctx
+                    .feed
+                    .certificates(access, Need::IfCheaper)
+                    .await
+                    .map_err(|source| SyncError::ReadCertificate {
+                        name: reference.name.clone(),
+                        source,
+                    })?;
+                listing.is_some_and(|l| match l.pushed_version(&reference.name) {
+                    // Pushed since the listing: the listing cannot tell yet, the synced
+                    // version can (a second delivery of one rotation reads nothing).
+                    Some(pushed) => pushed == recorded.version,
+                    None => l.find(&reference.name).is_some_and(|c| {
+                        c.enabled && c.updated.is_some() && c.updated == recorded.updated
+                    }),
+                })
+            }
+        };
+        Ok(current.then(|| CertificateBundle {
+            name: recorded.name.clone(),
+            version: recorded.version.clone(),
+            // Only a conversion needs the backing secret, and a conversion reads afresh.
+            secret_name: String::new(),
+            secret_version: String::new(),
+            enabled: true,
+            updated: recorded.updated,
+        }))
+    }
+
+    /// The listed certificate when this resource never synced, follows the latest version and
+    /// the change feed's listing shows it enabled; `None` when the metadata must be read.
+    async fn listed_first_sync(
+        &self,
+        ctx: &Context,
+        access: &VaultAccess,
+        previous: &VaultCertificateStatus,
+    ) -> Result<Option<CertificateProperties>, SyncError> {
+        let reference = &self.spec.certificate;
+        if reference.version.is_some() || !previous.sync.versions.is_empty() {
+            return Ok(None);
+        }
+        let listing = ctx
+            .feed
+            .certificates(access, Need::IfCheaper)
+            .await
+            .map_err(|source| SyncError::ReadCertificate {
+                name: reference.name.clone(),
+                source,
+            })?;
+        Ok(listing.and_then(|l| {
+            // A version pushed since the listing is not the one it describes.
+            if l.pushed_version(&reference.name).is_some() {
+                return None;
+            }
+            l.find(&reference.name)
+                .filter(|c| c.enabled && c.updated.is_some())
+                .cloned()
+        }))
+    }
+
+    /// Writes the TLS Secret built from a converted `bundle`.
+    async fn write_converted(
+        &self,
+        ctx: &Context,
+        plan: &Plan<Self>,
+        start: &steps::Start,
+        found: &CertificateBundle,
+        stamp: &str,
+        bundle: &TlsBundle,
+    ) -> Result<Written<Converted>, SyncError> {
+        let converted = Converted {
+            certificate: cert::certificate_status(&bundle.info, &found.version),
+            warnings: bundle.warnings.clone(),
+        };
+        let data = cert::secret_data(&self.spec, bundle);
+        self.write(ctx, plan, start, found, stamp, data, Some(converted))
+            .await
+    }
+
+    /// Builds the TLS Secret and applies it.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        ctx: &Context,
+        plan: &Plan<Self>,
+        start: &steps::Start,
+        found: &CertificateBundle,
+        stamp: &str,
+        data: std::collections::BTreeMap<String, crate::vault::SecretValue>,
+        learned: Option<Converted>,
+    ) -> Result<Written<Converted>, SyncError> {
+        let desired = self.desired(plan, found, stamp, data, &ctx.settings.content_key);
+        let applied = apply(
+            &ctx.client,
+            &plan.key.namespace,
+            &desired,
+            start.existing.as_ref(),
+            start.adopt,
+        )
+        .await?;
+        Ok(Written {
+            desired,
+            applied,
+            learned,
+        })
+    }
+
     /// `renewBefore`; an unusable value stops the reconcile earlier ([`Kind::spec_problem`]).
     fn renew_before(&self) -> Duration {
         self.spec.renew_before.get().unwrap_or_default()
@@ -147,27 +325,38 @@ impl VaultCertificate {
         found: &CertificateBundle,
         stamp: &str,
         data: std::collections::BTreeMap<String, crate::vault::SecretValue>,
+        content_key: &ContentKey,
     ) -> DesiredSecret {
         let mut target = self.spec.target.clone();
         target
             .annotations
             .insert(BUILD_ANNOTATION.to_string(), stamp.to_string());
         let versions = vec![SyncedVersion {
-            key: TLS_CRT.to_string(),
+            key: cert::version_key(&self.spec).to_string(),
             name: found.name.clone(),
             version: found.version.clone(),
             updated: found.updated,
+            decoding: Default::default(),
         }];
         let owner = steps::owner::<VaultCertificate>(&plan.key);
         desired_secret(
             &owner,
             &target,
             &self.target_name(),
-            TLS_SECRET_TYPE,
+            cert::default_type(&self.spec),
             data,
             versions,
+            content_key,
         )
     }
+}
+
+/// Notes whether `found` was read within the second its version was written: a later version of
+/// the same second would look unchanged in listings (see `Entry::reread`).
+fn note_reread(ctx: &Context, plan: &Plan<VaultCertificate>, found: &CertificateBundle) {
+    let reread = found.updated.is_some_and(|u| u >= plan.now.unix);
+    ctx.schedule
+        .update(&plan.key, |entry| entry.reread = reread);
 }
 
 /// Reads the certificate's metadata (never its key), with its audit line; a disabled certificate
@@ -204,15 +393,23 @@ fn reusable(
     previous: &VaultCertificateStatus,
     found: &CertificateBundle,
     stamp: &str,
+    required: &[&str],
     plan: &Plan<VaultCertificate>,
+    ctx: &Context,
 ) -> Result<Option<std::collections::BTreeMap<String, crate::vault::SecretValue>>, SyncError> {
     let facts_current = previous
         .certificate
         .as_ref()
         .is_some_and(|c| c.version == found.version);
-    let reused = current
-        .filter(|_| facts_current)
-        .and_then(|secret| reusable_data(secret, stamp, plan.force.is_some()));
+    let reused = current.filter(|_| facts_current).and_then(|secret| {
+        reusable_data(
+            secret,
+            stamp,
+            required,
+            plan.force.is_some(),
+            &ctx.settings.content_key,
+        )
+    });
     // Same build: the Secret already holds this certificate. It may have expired since it was
     // written; the Secret keeps it, the status says so.
     if reused.is_some()
@@ -227,29 +424,39 @@ fn reusable(
     Ok(reused)
 }
 
-/// Reads the certificate's backing secret (key and chain) and converts it to TLS files.
-async fn read_and_convert(
+/// Reads the certificate's backing secret (key and chain): `version`, or the latest (whose version
+/// then is the certificate's latest).
+async fn read_backing(
     ctx: &Context,
     access: &VaultAccess,
-    found: &CertificateBundle,
+    secret_name: &str,
+    version: Option<&str>,
+    certificate: &str,
+) -> Result<SecretBundle, SyncError> {
+    let backing = ctx.vault.get_secret(access, secret_name, version).await;
+    steps::audit(
+        access,
+        secret_name,
+        backing
+            .as_ref()
+            .map(|b| b.version.as_str())
+            .ok()
+            .or(version),
+        backing.as_ref().err(),
+    );
+    backing.map_err(|source| SyncError::ReadCertificateKey {
+        name: certificate.to_string(),
+        source,
+    })
+}
+
+/// Converts a backing secret into the TLS bundle, off the async workers.
+async fn convert_backing(
+    backing: SecretBundle,
     spec: &VaultCertificateSpec,
     now: i64,
     password: Option<String>,
 ) -> Result<TlsBundle, SyncError> {
-    let backing = ctx
-        .vault
-        .get_secret(access, &found.secret_name, Some(&found.secret_version))
-        .await;
-    steps::audit(
-        access,
-        &found.secret_name,
-        Some(&found.secret_version),
-        backing.as_ref().err(),
-    );
-    let backing = backing.map_err(|source| SyncError::ReadCertificateKey {
-        name: found.name.clone(),
-        source,
-    })?;
     let format = backing
         .content_type
         .as_deref()
@@ -298,15 +505,24 @@ struct Password {
     version: String,
 }
 
-/// The keystore password named by `output.pkcs12`, if any.
+/// The keystore password named by `output.pkcs12`, or the truststore password named by
+/// `output.trustBundle.truststore`, if any.
 async fn keystore_password(
     ctx: &Context,
     resource: &VaultCertificate,
 ) -> Result<Option<Password>, SyncError> {
-    let Some(pkcs12) = &resource.spec.output.pkcs12 else {
+    let output = &resource.spec.output;
+    let named = match (&output.pkcs12, &output.trust_bundle) {
+        (Some(pkcs12), _) => Some((&pkcs12.password_secret_ref, "output.pkcs12")),
+        (None, Some(trust)) => trust
+            .truststore
+            .as_ref()
+            .map(|t| (&t.password_secret_ref, "output.trustBundle.truststore")),
+        (None, None) => None,
+    };
+    let Some((reference, field)) = named else {
         return Ok(None);
     };
-    let reference = &pkcs12.password_secret_ref;
     let namespace = resource.metadata.namespace.clone().unwrap_or_default();
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
         .get_opt(&reference.name)
@@ -317,7 +533,7 @@ async fn keystore_password(
         })?
         .ok_or_else(|| {
             SyncError::KeystorePassword(format!(
-                "Secret {namespace}/{} named in output.pkcs12.passwordSecretRef does not exist",
+                "Secret {namespace}/{} named in {field}.passwordSecretRef does not exist",
                 reference.name
             ))
         })?;

@@ -1,5 +1,6 @@
 //! The VaultSecret kind: reads only what changed (listing-based change detection, values read
-//! again only when their `updated` time moved) and builds one Opaque Secret.
+//! again only when their `updated` time moved) and builds one Secret from the values, one key
+//! per source or shaped by the spec's template.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,12 @@ use super::{Context, SyncError, steps};
 use crate::crd::{SyncStatus, Synced, SyncedVersion, VaultRemovalPolicy, VaultSecret};
 use crate::desired::secret::desired_secret;
 use crate::desired::select::{self, Source};
-use crate::vault::{SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError};
+use crate::desired::shape::shape;
+use crate::desired::{decoding, public_key};
+use crate::feed::{Follow, Interest, Listing, Need};
+use crate::vault::{
+    KeyBundle, SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError,
+};
 
 #[async_trait::async_trait]
 impl Kind for VaultSecret {
@@ -28,17 +34,19 @@ impl Kind for VaultSecret {
         plan: &Plan<Self>,
     ) -> Result<Written<Vec<RemovedKey>>, SyncError> {
         let start = steps::start(self, ctx, &plan.key).await?;
-        let listing = listing_if_useful(self, ctx, &start.access).await?;
-        let sources = select::sources(&self.spec, listing.as_deref().map(Vec::as_slice))
+        ctx.feed
+            .follow(&plan.key, &start.access, self.interest(plan));
+        let listing = listing(self, ctx, plan, &start.access).await?;
+        let sources = select::sources(&self.spec, listing.as_ref().map(|l| l.items.as_slice()))
             .map_err(SyncError::InvalidSpec)?;
-        let current = values_now(ctx, plan, &start).await?;
+        let current = values_now(self, ctx, plan, &start).await?;
         let previous = plan.previous.as_ref();
         let (mut gathered, to_fetch) = split_kept_and_stale(
             &sources,
-            listing.as_deref().map(Vec::as_slice),
+            listing.as_ref(),
             previous,
             &current,
-            plan.force.is_some(),
+            plan.force.is_some() || plan.entry.reread,
         );
         let policy = self.spec.on_vault_removal;
         gathered
@@ -49,6 +57,9 @@ impl Kind for VaultSecret {
         if plan.entry.generation == self.metadata.generation {
             gathered.carry_vanished(&sources, previous, &current, policy);
         }
+        let reread = gathered.fetched_within(plan.now.unix);
+        ctx.schedule
+            .update(&plan.key, |entry| entry.reread = reread);
         gathered.write(self, ctx, plan, &start).await
     }
 
@@ -90,9 +101,21 @@ struct Gathered {
     data: BTreeMap<String, SecretValue>,
     versions: Vec<SyncedVersion>,
     removed: Vec<RemovedKey>,
+    /// `updated` of each value read by this sync.
+    fetched_updated: Vec<Option<i64>>,
+    /// Keys of bulk matches found gone or disabled when read.
+    unmatched: Vec<String>,
 }
 
 impl Gathered {
+    /// Whether a value read by this sync had its version written in the second the sync
+    /// started, or later (see [`super::schedule::Entry::reread`]).
+    fn fetched_within(&self, start_unix: i64) -> bool {
+        self.fetched_updated
+            .iter()
+            .any(|updated| updated.is_some_and(|u| u >= start_unix))
+    }
+
     /// Reads the stale sources; under `Remove`, a deleted or disabled one leaves the Secret.
     async fn fetch(
         &mut self,
@@ -105,12 +128,18 @@ impl Gathered {
         let fetched = join_all(
             to_fetch
                 .iter()
-                .map(|source| read_secret(ctx, access, source)),
+                .map(|source| read_source(ctx, access, source)),
         )
         .await;
         for (source, result) in to_fetch.iter().zip(fetched) {
-            let bundle = match result {
-                Ok(bundle) => bundle,
+            let read = match result {
+                Ok(read) => read,
+                // Matched by a bulk selector in a listing made before it went: it no longer
+                // matches; kept or removed below like any key that left the selection.
+                Err(err) if source.bulk && removed_in_vault(&err) => {
+                    self.unmatched.push(source.key.clone());
+                    continue;
+                }
                 Err(err) if policy == VaultRemovalPolicy::Remove && removed_in_vault(&err) => {
                     // Said once, when the key leaves the Secret; later refreshes skip it quietly.
                     if current.contains_key(&source.key) {
@@ -120,13 +149,15 @@ impl Gathered {
                 }
                 Err(err) => return Err(err),
             };
+            self.fetched_updated.push(read.updated);
             self.versions.push(SyncedVersion {
                 key: source.key.clone(),
                 name: source.name.clone(),
-                version: bundle.version.clone(),
-                updated: bundle.updated,
+                version: read.version,
+                updated: read.updated,
+                decoding: source.decoding,
             });
-            self.data.insert(source.key.clone(), bundle.value);
+            self.data.insert(source.key.clone(), read.value);
         }
         Ok(())
     }
@@ -140,14 +171,28 @@ impl Gathered {
         start: &steps::Start,
     ) -> Result<Written<Vec<RemovedKey>>, SyncError> {
         let owner = steps::owner::<VaultSecret>(&plan.key);
-        let desired = desired_secret(
+        let template = resource.spec.template.as_ref();
+        // Admission keeps target.type equal to the template's type when both are given.
+        let default_type = template.and_then(|t| t.secret_type()).unwrap_or("Opaque");
+        let type_ = resource
+            .spec
+            .target
+            .type_
+            .as_deref()
+            .unwrap_or(default_type);
+        let data = shape(template, type_, self.data.clone())?;
+        let mut desired = desired_secret(
             &owner,
             &resource.spec.target,
             &resource.target_name(),
-            "Opaque",
-            self.data,
+            default_type,
+            data,
             self.versions,
+            &ctx.settings.content_key,
         );
+        if template.is_some() {
+            desired.sources = Some(self.data);
+        }
         let existing = start.existing.as_ref();
         let namespace = &plan.key.namespace;
         let applied = apply(&ctx.client, namespace, &desired, existing, start.adopt).await?;
@@ -168,7 +213,8 @@ impl Gathered {
         policy: VaultRemovalPolicy,
     ) {
         for recorded in previous.iter().flat_map(|s| s.versions.iter()) {
-            if sources.iter().any(|s| s.key == recorded.key) {
+            let selected = sources.iter().any(|s| s.key == recorded.key);
+            if selected && !self.unmatched.contains(&recorded.key) {
                 continue;
             }
             match (policy, current.get(&recorded.key)) {
@@ -215,31 +261,54 @@ fn removed_in_vault(err: &SyncError) -> bool {
     )
 }
 
-/// The vault's listing, when it tells more than it costs: bulk selectors need it, two or more
-/// items following the latest version compare against it, and a fresh shared one is free.
-async fn listing_if_useful(
+impl VaultSecret {
+    /// What the change feed watches for this resource: items following the latest version, and
+    /// everything when it selects in bulk.
+    fn interest(&self, plan: &Plan<VaultSecret>) -> Interest {
+        let spec = &self.spec;
+        Interest {
+            interval: plan.interval.clone().unwrap_or_default(),
+            secrets: Follow {
+                everything: select::needs_listing(spec),
+                ..Follow::names(
+                    spec.data
+                        .iter()
+                        .filter(|item| item.version.is_none())
+                        .map(|item| item.name.as_str()),
+                )
+            },
+            certificates: Follow::default(),
+        }
+    }
+}
+
+/// The vault's secret listing, when bulk selection needs it or the change feed finds it cheaper
+/// than reading each item.
+async fn listing(
     resource: &VaultSecret,
     ctx: &Context,
+    plan: &Plan<VaultSecret>,
     access: &VaultAccess,
-) -> Result<Option<std::sync::Arc<Vec<SecretProperties>>>, SyncError> {
-    let spec = &resource.spec;
-    let following_latest = spec.data.iter().filter(|i| i.version.is_none()).count();
-    if !(select::needs_listing(spec)
-        || following_latest >= 2
-        || ctx.vault.has_fresh_listing(access))
-    {
-        return Ok(None);
-    }
-    let listing = ctx.vault.list_secrets(access).await;
-    steps::audit(access, "*", None, listing.as_ref().err());
-    listing.map(Some).map_err(SyncError::ListSecrets)
+) -> Result<Option<Listing<SecretProperties>>, SyncError> {
+    // What bulk selection matches comes from the listing alone: a force refresh must match
+    // what the vault holds now. Otherwise the scanner's listing serves (what it misses, its
+    // next scan finds, and what it still shows after a deletion reads as vanished).
+    let need = match (select::needs_listing(&resource.spec), plan.force.is_some()) {
+        (false, _) => Need::IfCheaper,
+        (true, false) => Need::Required,
+        (true, true) => Need::Fresh,
+    };
+    ctx.feed
+        .secrets(access, need)
+        .await
+        .map_err(SyncError::ListSecrets)
 }
 
 /// Sources whose value in the Secret is still current (kept, with their recorded version) and
 /// those to read again.
 fn split_kept_and_stale<'a>(
     sources: &'a [Source],
-    listing: Option<&[SecretProperties]>,
+    listing: Option<&Listing<SecretProperties>>,
     previous: Option<&SyncStatus>,
     current: &BTreeMap<String, SecretValue>,
     force: bool,
@@ -250,11 +319,31 @@ fn split_kept_and_stale<'a>(
     let mut kept = Gathered::default();
     let mut to_fetch = Vec::new();
     for source in sources {
-        let listed =
-            listing.and_then(|l| l.iter().find(|p| p.name.eq_ignore_ascii_case(&source.name)));
+        // Keys are not in the secret listing (a key's name may be a secret's too), and a
+        // changed format must show even for a pinned version: a key is read every time.
+        if source.public_key.is_some() {
+            to_fetch.push(source);
+            continue;
+        }
+        let listed = listing.and_then(|l| l.find(&source.name));
         let recorded = recorded.get(source.key.as_str()).copied();
         let value = current.get(&source.key);
-        if select::needs_fetch(source, listed, recorded, value.is_some(), force) {
+        let pushed = listing
+            .and_then(|l| l.pushed_version(&source.name))
+            .filter(|_| source.version.is_none());
+        let stale = match pushed {
+            // Pushed since the listing: the listing cannot tell yet, the synced version can.
+            // (A second delivery of a rotation already read finds it synced: no read.)
+            Some(version) => {
+                force
+                    || value.is_none()
+                    || recorded.is_none_or(|r| {
+                        r.version != version || !r.name.eq_ignore_ascii_case(&source.name)
+                    })
+            }
+            None => select::needs_fetch(source, listed, recorded, value.is_some(), force),
+        };
+        if stale {
             to_fetch.push(source);
         } else if let (Some(value), Some(recorded)) = (value, recorded) {
             kept.data.insert(source.key.clone(), value.clone());
@@ -264,7 +353,51 @@ fn split_kept_and_stale<'a>(
     (kept, to_fetch)
 }
 
-/// Reads one source's value, with its audit line.
+/// One source's value as read, decoded or converted for its Secret key.
+struct Read {
+    version: String,
+    updated: Option<i64>,
+    value: SecretValue,
+}
+
+/// Reads one source: a vault secret's value, decoded as the source says, or a vault key's
+/// public part in the source's format.
+async fn read_source(
+    ctx: &Context,
+    access: &VaultAccess,
+    source: &Source,
+) -> Result<Read, SyncError> {
+    if let Some(format) = source.public_key {
+        let bundle = read_key(ctx, access, source).await?;
+        let text = public_key::render(&bundle, format).map_err(|problem| SyncError::KeyFormat {
+            name: source.name.clone(),
+            source: problem,
+        })?;
+        return Ok(Read {
+            version: bundle.version,
+            updated: bundle.updated,
+            value: SecretValue::new(text),
+        });
+    }
+    let bundle = read_secret(ctx, access, source).await?;
+    let value = decoding::decode(
+        source.decoding,
+        bundle.content_type.as_deref(),
+        bundle.value,
+    )
+    .map_err(|problem| SyncError::Decode {
+        key: source.key.clone(),
+        name: source.name.clone(),
+        source: problem,
+    })?;
+    Ok(Read {
+        version: bundle.version,
+        updated: bundle.updated,
+        value,
+    })
+}
+
+/// Reads one vault secret, with its audit line.
 async fn read_secret(
     ctx: &Context,
     access: &VaultAccess,
@@ -284,12 +417,41 @@ async fn read_secret(
     })
 }
 
-/// The values this resource's Secret holds now (none when it is adopted or absent).
+/// Reads one vault key's public part, with its audit line.
+async fn read_key(
+    ctx: &Context,
+    access: &VaultAccess,
+    source: &Source,
+) -> Result<KeyBundle, SyncError> {
+    let result = ctx
+        .vault
+        .get_key(access, &source.name, source.version.as_deref())
+        .await;
+    match &result {
+        Ok(bundle) => steps::audit(access, &source.name, Some(&bundle.version), None),
+        Err(err) => steps::audit(access, &source.name, source.version.as_deref(), Some(err)),
+    }
+    result.map_err(|source_error| SyncError::ReadKey {
+        name: source.name.clone(),
+        source: source_error,
+    })
+}
+
+/// The values each source has now without reading the vault: what the last sync read when a
+/// template built the Secret from them, else what the Secret holds (none when it is adopted or
+/// absent).
 async fn values_now(
+    resource: &VaultSecret,
     ctx: &Context,
     plan: &Plan<VaultSecret>,
     start: &steps::Start,
 ) -> Result<BTreeMap<String, SecretValue>, SyncError> {
+    if resource.spec.template.is_some() {
+        // The Secret holds what the template wrote, not the sources: only memory has them
+        // (after a restart every source is read once).
+        let last = plan.entry.last_desired.as_ref();
+        return Ok(last.and_then(|l| l.sources.clone()).unwrap_or_default());
+    }
     let Some(existing) = start.existing.as_ref().filter(|_| !start.adopt) else {
         return Ok(BTreeMap::new());
     };
@@ -309,4 +471,89 @@ fn current_values(secret: &Secret) -> BTreeMap<String, SecretValue> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn source() -> Source {
+        Source {
+            key: "password".into(),
+            name: "db".into(),
+            version: None,
+            bulk: false,
+            decoding: Default::default(),
+            public_key: None,
+        }
+    }
+
+    /// A listing made before the rotation to `v2` (it still shows `v1`'s time), with `pushed`
+    /// announced since.
+    fn stale_listing(pushed: &str) -> Listing<SecretProperties> {
+        let listed = SecretProperties {
+            name: "db".into(),
+            enabled: true,
+            updated: Some(100),
+            tags: Default::default(),
+            content_type: None,
+            managed: false,
+        };
+        Listing {
+            items: Arc::new(vec![listed]),
+            pushed: Arc::new([("db".to_string(), pushed.to_string())].into()),
+        }
+    }
+
+    fn synced(version: &str, updated: i64) -> SyncStatus {
+        SyncStatus {
+            versions: vec![SyncedVersion {
+                key: "password".into(),
+                name: "db".into(),
+                version: version.into(),
+                updated: Some(updated),
+                decoding: Default::default(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_pushed_version_is_read_once_however_often_it_is_delivered() {
+        let sources = [source()];
+        let current: BTreeMap<String, SecretValue> =
+            [("password".to_string(), SecretValue::new("v1 value"))].into();
+        let listing = stale_listing("v2");
+        // First delivery: v1 is synced, v2 was pushed: read.
+        let (_, stale) = split_kept_and_stale(
+            &sources,
+            Some(&listing),
+            Some(&synced("v1", 100)),
+            &current,
+            false,
+        );
+        assert_eq!(stale.len(), 1);
+        // A duplicate delivery after v2 was read: the listing is older than v2, yet nothing is
+        // read.
+        let (kept, stale) = split_kept_and_stale(
+            &sources,
+            Some(&listing),
+            Some(&synced("v2", 130)),
+            &current,
+            false,
+        );
+        assert!(stale.is_empty());
+        assert_eq!(kept.versions[0].version, "v2");
+        // A force refresh still reads.
+        let (_, stale) = split_kept_and_stale(
+            &sources,
+            Some(&listing),
+            Some(&synced("v2", 130)),
+            &current,
+            true,
+        );
+        assert_eq!(stale.len(), 1);
+    }
 }

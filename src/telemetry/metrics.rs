@@ -15,6 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::catalog::MetricInfo;
+use super::census::{Census, ReadyTally};
+
 /// Outcome label of one reconcile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReconcileOutcome<'a> {
@@ -59,10 +62,33 @@ struct VaultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    kind: String,
+    ready: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ObjectLabels {
     kind: String,
     namespace: String,
     name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WakeLabels {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RestartLabels {
+    kind: String,
+    reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,6 +101,11 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 struct Inner {
     registry: Registry,
+    catalog: Vec<MetricInfo>,
+    token_exchanges: Family<OutcomeLabels, Counter>,
+    resources: Family<ResourceLabels, Gauge>,
+    /// Who counts resources by Ready condition at scrape time, per kind.
+    censuses: Mutex<Vec<(&'static str, Census)>>,
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_duration: HistogramFamily<KindLabels>,
     vault_requests: Family<VaultLabels, Counter>,
@@ -84,16 +115,26 @@ struct Inner {
     cert_expiry: Family<CertLabels, Gauge>,
     leader: Gauge,
     insecure: Gauge,
+    scanners: Gauge,
+    demand_ratio: Gauge<f64, std::sync::atomic::AtomicU64>,
+    wakeups: Family<WakeLabels, Counter>,
+    restarts_triggered: Family<KindLabels, Counter>,
+    restarts_deferred: Family<RestartLabels, Counter>,
+    restarts_skipped: Family<RestartLabels, Counter>,
+    rollouts_in_progress: Gauge,
     /// Source of truth for `since_last_sync` (families cannot be iterated); its lock also keeps
     /// the two per-object sync families consistent with each other.
     sync_times: Mutex<HashMap<ObjectLabels, i64>>,
 }
 
-/// A metric's name, help text and unit metadata.
+/// A metric's name, help text, unit metadata and label names.
 struct Description {
     name: &'static str,
     help: &'static str,
     unit: Option<Unit>,
+    /// The label names of its series (`le` of histograms aside), in the order they are encoded;
+    /// the metric hygiene test checks each is bounded and that the scrape agrees.
+    labels: &'static [&'static str],
 }
 
 // Encoding appends `_total` to counters, so the registered name omits it.
@@ -101,44 +142,49 @@ const RECONCILES: Description = Description {
     name: "vaultsync_reconciles",
     help: "Reconciles finished, by kind, result and failure reason",
     unit: None,
+    labels: &["kind", "result", "reason"],
 };
 
 const RECONCILE_DURATION: Description = Description {
     name: "vaultsync_reconcile_duration",
     help: "Wall-clock duration of one reconcile",
     unit: Some(Unit::Seconds),
+    labels: &["kind"],
 };
 
 const VAULT_REQUESTS: Description = Description {
     name: "vaultsync_vault_requests",
     help: "Requests to Azure Key Vault, by operation and outcome",
     unit: None,
+    labels: &["operation", "outcome"],
 };
 
 const MANAGED_SECRETS: Description = Description {
     name: "vaultsync_managed_secrets",
     help: "Kubernetes Secrets currently managed, by source kind",
     unit: None,
+    labels: &["kind"],
 };
 
 const LAST_SYNC: Description = Description {
     name: "vaultsync_last_sync_timestamp",
     help: "Unix time of the last successful sync of an object",
     unit: Some(Unit::Seconds),
+    labels: &["kind", "namespace", "name"],
 };
 
-// Registered without unit metadata: OpenMetrics would then demand a `_seconds` suffix, and the
-// name the issue asks for puts the unit first.
-const SINCE_LAST_SYNC: Description = Description {
-    name: "vaultsync_seconds_since_last_sync",
+const LAST_SYNC_AGE: Description = Description {
+    name: "vaultsync_last_sync_age",
     help: "Seconds elapsed since the last successful sync of an object, computed at scrape time",
-    unit: None,
+    unit: Some(Unit::Seconds),
+    labels: &["kind", "namespace", "name"],
 };
 
 const CERT_EXPIRY: Description = Description {
     name: "vaultsync_certificate_expiry_timestamp",
     help: "Unix time at which a synced certificate stops being valid (notAfter)",
     unit: Some(Unit::Seconds),
+    labels: &["namespace", "name"],
 };
 
 const LEADER: Description = Description {
@@ -146,23 +192,114 @@ const LEADER: Description = Description {
     help: "1 while this process may reconcile (it holds the leader-election Lease, or leader \
              election is off), 0 otherwise",
     unit: None,
+    labels: &[],
+};
+
+const TOKEN_EXCHANGES: Description = Description {
+    name: "vaultsync_token_exchanges",
+    help: "Workload-identity token exchanges sent to Entra ID, by outcome",
+    unit: None,
+    labels: &["outcome"],
+};
+
+const RESOURCES: Description = Description {
+    name: "vaultsync_resources",
+    help: "VaultSecrets and VaultCertificates by the status and reason of their Ready condition",
+    unit: None,
+    labels: &["kind", "ready", "reason"],
 };
 
 const INSECURE: Description = Description {
     name: "vaultsync_insecure_challenge_verification_disabled",
     help: "1 when Key Vault challenge-resource verification is turned off (emulators only)",
     unit: None,
+    labels: &[],
 };
 
-/// Registers `metric` as `description` says and returns it.
-fn register<M>(registry: &mut Registry, description: &Description, metric: M) -> M
+const SCANNERS: Description = Description {
+    name: "vaultsync_vault_scanners",
+    help: "Change scanners running: one per (identity, vault) with resources following it",
+    unit: None,
+    labels: &[],
+};
+
+const DEMAND_RATIO: Description = Description {
+    name: "vaultsync_vault_demand_ratio",
+    help: "Refresh demand on the busiest vault divided by its request budget; above 1 the \
+           refreshes of that vault's resources stretch by this factor",
+    unit: None,
+    labels: &[],
+};
+
+const WAKEUPS: Description = Description {
+    name: "vaultsync_change_wakeups",
+    help: "Resources woken because a followed vault object changed, by what saw the change \
+           (scan or push)",
+    unit: None,
+    labels: &["source"],
+};
+
+const RESTARTS_TRIGGERED: Description = Description {
+    name: "vaultsync_restarts_triggered",
+    help: "Rollout restarts of opted-in workloads started because their managed Secrets changed, by \
+           workload kind",
+    unit: None,
+    labels: &["kind"],
+};
+
+const RESTARTS_DEFERRED: Description = Description {
+    name: "vaultsync_restarts_deferred",
+    help: "Rollout restarts that had to wait for a running rollout because a cap was reached, by \
+           workload kind and cap (cluster or namespace)",
+    unit: None,
+    labels: &["kind", "reason"],
+};
+
+const RESTARTS_SKIPPED: Description = Description {
+    name: "vaultsync_restarts_skipped",
+    help: "Rollout restarts not made, by workload kind and reason (workload_paused, \
+           restarts_paused)",
+    unit: None,
+    labels: &["kind", "reason"],
+};
+
+const ROLLOUTS_IN_PROGRESS: Description = Description {
+    name: "vaultsync_restart_rollouts_in_progress",
+    help: "Rollouts of opted-in workloads in progress, as the caps count them",
+    unit: None,
+    labels: &[],
+};
+
+/// A registry together with the catalog of what was registered in it.
+#[derive(Default)]
+struct Catalogued {
+    registry: Registry,
+    catalog: Vec<MetricInfo>,
+}
+
+/// Registers `metric` as `description` says, lists it in the catalog and returns it.
+fn register<M>(r: &mut Catalogued, description: &Description, metric: M) -> M
 where
     M: prometheus_client::registry::Metric + Clone,
 {
-    let Description { name, help, unit } = description;
+    let Description {
+        name,
+        help,
+        unit,
+        labels,
+    } = description;
+    r.catalog.push(MetricInfo::new(
+        name,
+        help,
+        unit.as_ref().map(Unit::as_str),
+        metric.metric_type().as_str(),
+        labels,
+    ));
     match unit {
-        Some(unit) => registry.register_with_unit(*name, *help, unit.clone(), metric.clone()),
-        None => registry.register(*name, *help, metric.clone()),
+        Some(unit) => r
+            .registry
+            .register_with_unit(*name, *help, unit.clone(), metric.clone()),
+        None => r.registry.register(*name, *help, metric.clone()),
     }
     metric
 }
@@ -188,8 +325,8 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// Creates a fresh registry with every vaultsync metric registered.
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let r = &mut registry;
+        let mut catalogued = Catalogued::default();
+        let r = &mut catalogued;
         let reconciles = register(r, &RECONCILES, Family::default());
         let reconcile_duration = register(
             r,
@@ -199,13 +336,27 @@ impl Metrics {
         let vault_requests = register(r, &VAULT_REQUESTS, Family::default());
         let managed_secrets = register(r, &MANAGED_SECRETS, Family::default());
         let last_sync = register(r, &LAST_SYNC, Family::default());
-        let since_last_sync = register(r, &SINCE_LAST_SYNC, Family::default());
+        let since_last_sync = register(r, &LAST_SYNC_AGE, Family::default());
         let cert_expiry = register(r, &CERT_EXPIRY, Family::default());
         let leader = register(r, &LEADER, Gauge::default());
         let insecure = register(r, &INSECURE, Gauge::default());
+        let scanners = register(r, &SCANNERS, Gauge::default());
+        let demand_ratio = register(r, &DEMAND_RATIO, Gauge::default());
+        let wakeups = register(r, &WAKEUPS, Family::default());
+        let token_exchanges = register(r, &TOKEN_EXCHANGES, Family::default());
+        let resources = register(r, &RESOURCES, Family::default());
+        let restarts_triggered = register(r, &RESTARTS_TRIGGERED, Family::default());
+        let restarts_deferred = register(r, &RESTARTS_DEFERRED, Family::default());
+        let restarts_skipped = register(r, &RESTARTS_SKIPPED, Family::default());
+        let rollouts_in_progress = register(r, &ROLLOUTS_IN_PROGRESS, Gauge::default());
+        let Catalogued { registry, catalog } = catalogued;
         Self {
             inner: Arc::new(Inner {
                 registry,
+                catalog,
+                token_exchanges,
+                resources,
+                censuses: Mutex::default(),
                 reconciles,
                 reconcile_duration,
                 vault_requests,
@@ -215,6 +366,13 @@ impl Metrics {
                 cert_expiry,
                 leader,
                 insecure,
+                scanners,
+                demand_ratio,
+                wakeups,
+                restarts_triggered,
+                restarts_deferred,
+                restarts_skipped,
+                rollouts_in_progress,
                 sync_times: Mutex::new(HashMap::new()),
             }),
         }
@@ -255,6 +413,30 @@ impl Metrics {
         self.inner.vault_requests.get_or_create(&labels).inc();
     }
 
+    /// Sets `vaultsync_vault_scanners` to the number of change scanners running.
+    pub fn set_vault_scanners(&self, count: usize) {
+        self.inner
+            .scanners
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Sets `vaultsync_vault_demand_ratio`.
+    pub fn set_vault_demand_ratio(&self, ratio: f64) {
+        self.inner.demand_ratio.set(ratio);
+    }
+
+    /// Counts `count` resources woken by a change seen by `source` (`scan` or `push`) in
+    /// `vaultsync_change_wakeups_total{source}`.
+    pub fn change_wakeups(&self, source: &'static str, count: usize) {
+        let labels = WakeLabels {
+            source: source.to_owned(),
+        };
+        self.inner
+            .wakeups
+            .get_or_create(&labels)
+            .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+    }
+
     /// Sets `vaultsync_managed_secrets{kind}` to the current number of managed Secrets.
     pub fn set_managed_secrets(&self, kind: &str, count: i64) {
         let labels = KindLabels {
@@ -276,7 +458,7 @@ impl Metrics {
     }
 
     /// Removes the per-object series of a deleted object so stale objects do not linger in
-    /// scrapes: its sync timestamp and age, and the certificate expiry for its namespace/name.
+    /// scrapes: its sync timestamp and age (`vaultsync_last_sync_age_seconds`), and the certificate expiry for its namespace/name.
     pub fn forget_object(&self, kind: &str, namespace: &str, name: &str) {
         // Only certificates have an expiry series; a VaultSecret of the same name keeps it.
         if kind == "VaultCertificate" {
@@ -304,6 +486,26 @@ impl Metrics {
             .set(not_after_unix);
     }
 
+    /// Counts one workload-identity token exchange sent to Entra ID in
+    /// `vaultsync_token_exchanges_total{outcome}`.
+    pub fn token_exchange(&self, outcome: &str) {
+        let labels = OutcomeLabels {
+            outcome: outcome.to_owned(),
+        };
+        self.inner.token_exchanges.get_or_create(&labels).inc();
+    }
+
+    /// Adds `census`, which counts resources of `kind` by their Ready condition, to
+    /// `vaultsync_resources{kind,ready,reason}`; it runs at each scrape.
+    pub fn add_census(&self, kind: &'static str, census: Census) {
+        self.censuses().push((kind, census));
+    }
+
+    /// Every metric family this registry can export, with or without series.
+    pub fn catalog(&self) -> &[MetricInfo] {
+        &self.inner.catalog
+    }
+
     /// Sets `vaultsync_leader` to 1 when this process may reconcile, else 0.
     pub fn set_leader(&self, leading: bool) {
         self.inner.leader.set(i64::from(leading));
@@ -312,6 +514,39 @@ impl Metrics {
     /// Sets `vaultsync_insecure_challenge_verification_disabled`.
     pub fn set_challenge_verification_disabled(&self, disabled: bool) {
         self.inner.insecure.set(i64::from(disabled));
+    }
+
+    /// Counts one rollout restart of a workload of `kind` in
+    /// `vaultsync_restarts_triggered_total{kind}`.
+    pub fn restart_triggered(&self, kind: &str) {
+        let labels = KindLabels {
+            kind: kind.to_owned(),
+        };
+        self.inner.restarts_triggered.get_or_create(&labels).inc();
+    }
+
+    /// Counts one restart that waits for room under `cap` (`cluster` or `namespace`) in
+    /// `vaultsync_restarts_deferred_total{kind,reason}`.
+    pub fn restart_deferred(&self, kind: &str, cap: &str) {
+        let labels = RestartLabels {
+            kind: kind.to_owned(),
+            reason: cap.to_owned(),
+        };
+        self.inner.restarts_deferred.get_or_create(&labels).inc();
+    }
+
+    /// Counts one restart not made for `reason` in `vaultsync_restarts_skipped_total{kind,reason}`.
+    pub fn restart_skipped(&self, kind: &str, reason: &str) {
+        let labels = RestartLabels {
+            kind: kind.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.inner.restarts_skipped.get_or_create(&labels).inc();
+    }
+
+    /// Sets `vaultsync_restart_rollouts_in_progress`.
+    pub fn set_rollouts_in_progress(&self, count: i64) {
+        self.inner.rollouts_in_progress.set(count);
     }
 
     /// Encodes every metric in the OpenMetrics text format (ending in `# EOF`).
@@ -325,6 +560,9 @@ impl Metrics {
 
     /// [`Metrics::encode`] with an explicit clock, so tests can check the computed ages.
     fn encode_at(&self, now_unix: i64) -> String {
+        // Held while encoding, so a concurrent scrape never sees the census half rebuilt.
+        let censuses = self.censuses();
+        self.count_resources(&censuses);
         {
             let times = self.sync_times();
             for (labels, &at) in times.iter() {
@@ -336,6 +574,35 @@ impl Metrics {
         // Writing into a String cannot fail, and the encoder only errors on writer failure.
         text::encode(&mut out, &self.inner.registry).expect("encoding into a String never fails");
         out
+    }
+
+    /// Rebuilds `vaultsync_resources` from the censuses: kinds whose resources all went away
+    /// drop their series.
+    fn count_resources(&self, censuses: &[(&'static str, Census)]) {
+        let mut tallies: HashMap<&'static str, ReadyTally> = HashMap::new();
+        for (kind, census) in censuses {
+            let tally = tallies.entry(kind).or_default();
+            census(&mut |ready| tally.record(ready));
+        }
+        self.inner.resources.clear();
+        for (kind, tally) in tallies {
+            for (ready, reason, count) in tally.counts() {
+                let labels = ResourceLabels {
+                    kind: kind.to_owned(),
+                    ready: ready.to_owned(),
+                    reason: reason.to_owned(),
+                };
+                self.inner.resources.get_or_create(&labels).set(count);
+            }
+        }
+    }
+
+    fn censuses(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, Census)>> {
+        // A census that panicked left the list itself intact.
+        self.inner
+            .censuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn sync_times(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectLabels, i64>> {

@@ -6,14 +6,21 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    CertificateBundle, SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError,
-    VaultProvider,
+    CertificateBundle, CertificateProperties, KeyBundle, SecretBundle, SecretProperties,
+    SecretValue, VaultAccess, VaultError, VaultProvider,
 };
+
+/// One stored secret: its latest version, value and update time.
+struct Stored {
+    version: String,
+    value: String,
+    updated: i64,
+}
 
 /// The fake vault. Every access reads the same objects.
 #[derive(Default)]
 pub struct FakeVault {
-    secrets: Mutex<BTreeMap<String, (String, String)>>,
+    secrets: Mutex<BTreeMap<String, Stored>>,
     failures: Mutex<VecDeque<VaultError>>,
     delay: Mutex<Duration>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
@@ -22,10 +29,30 @@ pub struct FakeVault {
 impl FakeVault {
     /// Stores `value` as the latest version of secret `name`.
     pub fn put_secret(&self, name: &str, version: &str, value: &str) {
-        self.secrets.lock().expect("poisoned").insert(
+        let mut secrets = self.secrets.lock().expect("poisoned");
+        // Each write moves `updated` on, as the vault's one-second clock would between writes.
+        let updated = secrets
+            .values()
+            .map(|s| s.updated)
+            .max()
+            .unwrap_or(1_700_000_000)
+            + 1;
+        secrets.insert(
             name.to_ascii_lowercase(),
-            (version.to_string(), value.to_string()),
+            Stored {
+                version: version.to_string(),
+                value: value.to_string(),
+                updated,
+            },
         );
+    }
+
+    /// Removes secret `name`.
+    pub fn delete_secret(&self, name: &str) {
+        self.secrets
+            .lock()
+            .expect("poisoned")
+            .remove(&name.to_ascii_lowercase());
     }
 
     /// The next requests fail with these errors, in order.
@@ -38,7 +65,7 @@ impl FakeVault {
         *self.delay.lock().expect("poisoned") = delay;
     }
 
-    /// Requests of `operation` (`list`, `secret`, `certificate`) that reached the vault.
+    /// Requests of `operation` (`list`, `certificate list`, `secret`, `certificate`) that reached the vault.
     pub fn calls(&self, operation: &str) -> usize {
         self.calls
             .lock()
@@ -73,16 +100,24 @@ impl VaultProvider for FakeVault {
         self.request("list").await?;
         let secrets = self.secrets.lock().expect("poisoned");
         Ok(secrets
-            .keys()
-            .map(|name| SecretProperties {
+            .iter()
+            .map(|(name, stored)| SecretProperties {
                 name: name.clone(),
                 enabled: true,
-                updated: None,
+                updated: Some(stored.updated),
                 tags: BTreeMap::new(),
                 content_type: None,
                 managed: false,
             })
             .collect())
+    }
+
+    async fn list_certificates(
+        &self,
+        _: &VaultAccess,
+    ) -> Result<Vec<CertificateProperties>, VaultError> {
+        self.request("certificate list").await?;
+        Ok(Vec::new())
     }
 
     async fn get_secret(
@@ -93,15 +128,15 @@ impl VaultProvider for FakeVault {
     ) -> Result<SecretBundle, VaultError> {
         self.request("secret").await?;
         let secrets = self.secrets.lock().expect("poisoned");
-        let (version, value) = secrets
+        let stored = secrets
             .get(&name.to_ascii_lowercase())
             .ok_or(VaultError::NotFound)?;
         Ok(SecretBundle {
             name: name.to_string(),
-            version: version.clone(),
-            value: SecretValue::new(value.clone()),
+            version: stored.version.clone(),
+            value: SecretValue::new(stored.value.clone()),
             content_type: None,
-            updated: None,
+            updated: Some(stored.updated),
             expires: None,
             not_before: None,
         })
@@ -114,6 +149,16 @@ impl VaultProvider for FakeVault {
         _version: Option<&str>,
     ) -> Result<CertificateBundle, VaultError> {
         self.request("certificate").await?;
+        Err(VaultError::NotFound)
+    }
+
+    async fn get_key(
+        &self,
+        _: &VaultAccess,
+        _name: &str,
+        _version: Option<&str>,
+    ) -> Result<KeyBundle, VaultError> {
+        self.request("key").await?;
         Err(VaultError::NotFound)
     }
 }

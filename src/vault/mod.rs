@@ -14,6 +14,10 @@ use std::collections::BTreeMap;
 pub use error::{VaultError, VaultErrorKind};
 pub use secret_value::SecretValue;
 
+/// Objects per page of a Key Vault listing (the service's largest `maxresults`): a listing of n
+/// objects costs ⌈n/25⌉ requests.
+pub const LISTING_PAGE_SIZE: usize = 25;
+
 /// Who reads the vault: the workload identity of one ServiceAccount.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Identity {
@@ -53,6 +57,51 @@ pub struct SecretProperties {
     pub managed: bool,
 }
 
+/// Metadata of a certificate as listed: enough for cheap change detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateProperties {
+    /// Name as stored in the vault.
+    pub name: String,
+    /// Whether the latest version is enabled.
+    pub enabled: bool,
+    /// Last update of the latest version (Unix seconds, 1-second resolution).
+    pub updated: Option<i64>,
+}
+
+/// What change detection needs from any listed object.
+pub trait Listed {
+    /// Name as stored in the vault (compared case-insensitively).
+    fn name(&self) -> &str;
+    /// Whether the latest version is enabled.
+    fn enabled(&self) -> bool;
+    /// Last update of the latest version.
+    fn updated(&self) -> Option<i64>;
+}
+
+impl Listed for SecretProperties {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn updated(&self) -> Option<i64> {
+        self.updated
+    }
+}
+
+impl Listed for CertificateProperties {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn updated(&self) -> Option<i64> {
+        self.updated
+    }
+}
+
 /// A secret version with its value.
 #[derive(Clone, Debug)]
 pub struct SecretBundle {
@@ -70,6 +119,48 @@ pub struct SecretBundle {
     pub expires: Option<i64>,
     /// Not-before (Unix seconds), if set.
     pub not_before: Option<i64>,
+}
+
+/// The public part of a vault key, as Key Vault serves it. Key Vault never returns the private
+/// part of a key; this type has no place for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublicKey {
+    /// An RSA key: modulus and public exponent, big-endian.
+    Rsa {
+        /// Modulus `n`.
+        n: Vec<u8>,
+        /// Public exponent `e`.
+        e: Vec<u8>,
+    },
+    /// An elliptic-curve key: curve name (`P-256`, `P-384`, `P-521`, `P-256K`) and point.
+    Ec {
+        /// Curve name as JWK writes it.
+        curve: String,
+        /// Affine `x`, big-endian.
+        x: Vec<u8>,
+        /// Affine `y`, big-endian.
+        y: Vec<u8>,
+    },
+    /// A key type without a public part to publish (`oct`), or with parts missing.
+    Unsupported {
+        /// The `kty` Key Vault gave.
+        kty: String,
+    },
+}
+
+/// A key version's public part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyBundle {
+    /// Name of the key.
+    pub name: String,
+    /// The version read (32 hex characters).
+    pub version: String,
+    /// The key's identifier (`kid`), `https://VAULT/keys/NAME/VERSION`.
+    pub id: Option<String>,
+    /// The public part.
+    pub key: PublicKey,
+    /// Last update (Unix seconds).
+    pub updated: Option<i64>,
 }
 
 /// A certificate's metadata and where its private key lives.
@@ -97,6 +188,12 @@ pub trait VaultProvider: Send + Sync + 'static {
     async fn list_secrets(&self, access: &VaultAccess)
     -> Result<Vec<SecretProperties>, VaultError>;
 
+    /// Lists the properties of every certificate in the vault (all pages).
+    async fn list_certificates(
+        &self,
+        access: &VaultAccess,
+    ) -> Result<Vec<CertificateProperties>, VaultError>;
+
     /// Reads a secret's latest version, or the given one.
     async fn get_secret(
         &self,
@@ -112,4 +209,12 @@ pub trait VaultProvider: Send + Sync + 'static {
         name: &str,
         version: Option<&str>,
     ) -> Result<CertificateBundle, VaultError>;
+
+    /// Reads the public part of a key's latest version, or of the given one.
+    async fn get_key(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<KeyBundle, VaultError>;
 }

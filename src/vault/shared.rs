@@ -1,6 +1,7 @@
 //! A [`VaultProvider`] wrapper that makes the vault cheap to use from many resources at once:
-//! identical in-flight reads are made once, a listing is shared for a short window, and every
-//! request to one vault passes that vault's rate limiter, which also honours Retry-After.
+//! identical in-flight requests are made once, and every request to one vault passes that vault's
+//! rate limiter, which also honours Retry-After. Keeping listings between requests is the change
+//! feed's job (`crate::feed`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,7 +13,8 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use super::{
-    CertificateBundle, SecretBundle, SecretProperties, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, KeyBundle, LISTING_PAGE_SIZE, SecretBundle,
+    SecretProperties, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Limits for [`SharedVault`].
@@ -23,8 +25,6 @@ pub struct SharingOptions {
     pub requests_per_second: f64,
     /// Burst allowance above the sustained rate.
     pub burst: f64,
-    /// How long one listing of a vault serves every resource of the same identity.
-    pub listing_ttl: Duration,
     /// Pause applied after a 429 without a Retry-After hint.
     pub default_throttle_pause: Duration,
 }
@@ -34,7 +34,6 @@ impl Default for SharingOptions {
         SharingOptions {
             requests_per_second: 100.0,
             burst: 50.0,
-            listing_ttl: Duration::from_secs(5),
             default_throttle_pause: Duration::from_secs(2),
         }
     }
@@ -57,9 +56,6 @@ impl ObjectRead {
         }
     }
 }
-
-/// A listing and when it was made.
-type CachedListing = (Instant, Arc<Vec<SecretProperties>>);
 
 /// Requests in flight of one kind, by what they ask; each answer type stays typed.
 type InFlight<K, T> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Result<T, VaultError>>>>>>;
@@ -93,10 +89,11 @@ struct Limiter {
 pub struct SharedVault {
     inner: Arc<dyn VaultProvider>,
     options: SharingOptions,
-    listing_reads: InFlight<VaultAccess, Arc<Vec<SecretProperties>>>,
+    secret_listings: InFlight<VaultAccess, Arc<Vec<SecretProperties>>>,
+    certificate_listings: InFlight<VaultAccess, Arc<Vec<CertificateProperties>>>,
     secret_reads: InFlight<ObjectRead, SecretBundle>,
     certificate_reads: InFlight<ObjectRead, CertificateBundle>,
-    listings: Arc<Mutex<HashMap<VaultAccess, CachedListing>>>,
+    key_reads: InFlight<ObjectRead, KeyBundle>,
     limiters: Arc<Mutex<HashMap<String, Limiter>>>,
     observer: Option<Observer>,
 }
@@ -107,51 +104,51 @@ impl SharedVault {
         SharedVault {
             inner,
             options,
-            listing_reads: Arc::default(),
+            secret_listings: Arc::default(),
+            certificate_listings: Arc::default(),
             secret_reads: Arc::default(),
             certificate_reads: Arc::default(),
-            listings: Arc::default(),
+            key_reads: Arc::default(),
             limiters: Arc::default(),
             observer: None,
         }
     }
 
-    /// Lists the vault's secrets, reusing a listing made by the same identity within the TTL.
+    /// Lists the vault's secrets; concurrent listings by the same identity share one.
     pub async fn list_secrets(
         &self,
         access: &VaultAccess,
     ) -> Result<Arc<Vec<SecretProperties>>, VaultError> {
-        if let Some((at, listing)) = self.listings.lock().expect("poisoned").get(access)
-            && at.elapsed() < self.options.listing_ttl
-        {
-            return Ok(listing.clone());
-        }
         let this = self.clone();
         let owned = access.clone();
-        let result = coalesce(&self.listing_reads, access.clone(), async move {
+        coalesce(&self.secret_listings, access.clone(), async move {
             let call = this.inner.list_secrets(&owned);
-            this.limited(&owned, "ListSecrets", call)
-                .await
-                .map(Arc::new)
+            let listing = this.limited(&owned, "ListSecrets", call).await?;
+            this.charge_pages(&owned, "ListSecrets", listing.len());
+            Ok(Arc::new(listing))
         })
-        .await;
-        if let Ok(listing) = &result {
-            let mut listings = self.listings.lock().expect("poisoned");
-            // Expired listings go as new ones come: the map holds only what is fresh.
-            let ttl = self.options.listing_ttl;
-            listings.retain(|_, (at, _)| at.elapsed() < ttl);
-            listings.insert(access.clone(), (Instant::now(), listing.clone()));
-        }
-        result
+        .await
     }
 
-    /// Whether a listing by this identity is fresh enough to reuse (free to consult).
-    pub fn has_fresh_listing(&self, access: &VaultAccess) -> bool {
-        self.listings
-            .lock()
-            .expect("poisoned")
-            .get(access)
-            .is_some_and(|(at, _)| at.elapsed() < self.options.listing_ttl)
+    /// Lists the vault's certificates; concurrent listings by the same identity share one.
+    pub async fn list_certificates(
+        &self,
+        access: &VaultAccess,
+    ) -> Result<Arc<Vec<CertificateProperties>>, VaultError> {
+        let this = self.clone();
+        let owned = access.clone();
+        coalesce(&self.certificate_listings, access.clone(), async move {
+            let call = this.inner.list_certificates(&owned);
+            let listing = this.limited(&owned, "ListCertificates", call).await?;
+            this.charge_pages(&owned, "ListCertificates", listing.len());
+            Ok(Arc::new(listing))
+        })
+        .await
+    }
+
+    /// The sustained request budget per vault.
+    pub fn requests_per_second(&self) -> f64 {
+        self.options.requests_per_second
     }
 
     /// Calls `observer(operation, outcome)` after every request that reaches the vault.
@@ -198,6 +195,43 @@ impl SharedVault {
             this.limited(&owned.access, "GetCertificate", call).await
         })
         .await
+    }
+
+    /// Reads a key's public part; concurrent identical reads share one request.
+    pub async fn get_key(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<KeyBundle, VaultError> {
+        let read = ObjectRead::new(access, name, version);
+        let this = self.clone();
+        let owned = read.clone();
+        let (name, version) = (name.to_string(), version.map(str::to_string));
+        coalesce(&self.key_reads, read, async move {
+            let call = this.inner.get_key(&owned.access, &name, version.as_deref());
+            this.limited(&owned.access, "GetKey", call).await
+        })
+        .await
+    }
+
+    /// A listing of `items` objects took one request per page of 25; the limiter let one
+    /// through, so the others are charged afterwards (the bucket goes into debt, and the requests
+    /// that follow wait it out) and counted.
+    fn charge_pages(&self, access: &VaultAccess, operation: &'static str, items: usize) {
+        let extra_pages = items.div_ceil(LISTING_PAGE_SIZE).saturating_sub(1);
+        if extra_pages == 0 {
+            return;
+        }
+        let vault = access.vault_url.to_ascii_lowercase();
+        if let Some(limiter) = self.limiters.lock().expect("poisoned").get_mut(&vault) {
+            limiter.tokens -= extra_pages as f64;
+        }
+        if let Some(observer) = &self.observer {
+            for _ in 0..extra_pages {
+                observer(operation, "success");
+            }
+        }
     }
 
     /// Waits for the vault's limiter, runs `call`, and closes the limiter on throttling.

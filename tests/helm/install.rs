@@ -203,5 +203,8 @@ fn restricted_install_creates_every_object() {
         .iter()
         .filter(|o| o["kind"] == "Role")
         .count();
-    assert_eq!(roles, 2, "one Role per watched namespace");
+    assert_eq!(
+        roles, 3,
+        "one Role per watched namespace and the content hash key's"
+    );
 }

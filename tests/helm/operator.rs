@@ -49,7 +49,9 @@ fn start_operator(release: &Release, extra: &[&str]) -> Operator {
     let log = temp_dir("chart-operator").join("operator.log");
     let mut args = vec!["--log-format", "text"];
     args.extend_from_slice(extra);
-    let child = spawn_operator_as(&kubeconfig, &free_metrics_addr(), &args, &[], &log);
+    // As in its pod: the content hash key Secret lives in the release namespace.
+    let envs = [("POD_NAMESPACE", release.namespace.as_str())];
+    let child = spawn_operator_as(&kubeconfig, &free_metrics_addr(), &args, &envs, &log);
     let guard = guard_pid(child.id()).expect("operator guard");
     Operator {
         child,

@@ -326,6 +326,13 @@ async fn restricted_service_account_reaches_only_the_watched_namespaces() {
             .list(&ListParams::default())
             .await,
     );
+    // In its own namespace it reads the content hash key Secret and nothing else.
+    assert_forbidden(
+        "read another Secret of the release namespace",
+        Api::<Secret>::namespaced(operator.clone(), &release.namespace)
+            .get("not-the-content-hash-key")
+            .await,
+    );
     let leases: Api<Lease> = Api::namespaced(operator, &release.namespace);
     let leader = lease("vaultsync-leader", "a");
     assert_forbidden(

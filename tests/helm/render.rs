@@ -2,10 +2,9 @@
 //! and that the alert rules only use metrics and labels the operator exports.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use vaultsync::telemetry::{Metrics, ReconcileOutcome};
+use vaultsync::telemetry::Metrics;
 
 use super::{chart_dir, container_args, find, helm, of_kind, render, restricted_values, text};
 
@@ -111,13 +110,30 @@ fn default_render_is_cluster_wide_highly_available_and_hardened() {
         ["get", "list", "watch"]
     );
     assert_eq!(verbs(role, "events.k8s.io", "events"), ["create", "patch"]);
-    // The only Role is the Lease's, in the release namespace.
+    // The only Roles are the Lease's and the content hash key's, in the release namespace.
     let roles = of_kind(&objects, "Role");
-    assert_eq!(roles.len(), 1);
-    assert_eq!(roles[0]["metadata"]["namespace"], NS);
+    assert_eq!(roles.len(), 2);
+    let lease = find(&objects, "Role", "vaultsync-leader-election", Some(NS));
     assert_eq!(
-        verbs(roles[0], "coordination.k8s.io", "leases"),
+        verbs(lease, "coordination.k8s.io", "leases"),
         ["create", "get", "update"]
+    );
+    let key = find(&objects, "Role", "vaultsync-content-hash-key", Some(NS));
+    assert_eq!(verbs(key, "", "secrets"), ["create", "get"]);
+    let get_rule = key["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["verbs"] == json!(["get"]))
+        .expect("a get rule");
+    assert_eq!(
+        get_rule["resourceNames"],
+        json!(["vaultsync-content-hash-key"]),
+        "get is limited to the key Secret"
+    );
+    assert!(
+        args.iter()
+            .any(|a| a == "--content-hash-key-secret=vaultsync-content-hash-key")
     );
 
     let pdb = find(&objects, "PodDisruptionBudget", "vaultsync", Some(NS));
@@ -138,8 +154,14 @@ fn restricted_render_grants_access_only_in_the_watched_namespaces() {
     let roles = of_kind(&objects, "Role");
     assert_eq!(
         roles.len(),
-        2,
-        "one Role per watched namespace and no Lease Role"
+        3,
+        "one Role per watched namespace, the content hash key's and no Lease Role"
+    );
+    find(
+        &objects,
+        "Role",
+        "rel-vaultsync-content-hash-key",
+        Some("ops"),
     );
     for ns in ["team-a", "team-b"] {
         let role = find(&objects, "Role", "rel-vaultsync", Some(ns));
@@ -240,6 +262,100 @@ fn alerts_use_only_metrics_and_labels_the_operator_exports() {
             );
         }
     }
+}
+
+#[test]
+fn alert_for_durations_come_from_values() {
+    let objects = render(
+        "vaultsync",
+        NS,
+        &[
+            "--set",
+            "metrics.prometheusRule.enabled=true",
+            "--set",
+            "metrics.prometheusRule.notReconcilingFor=1m",
+            "--set",
+            "metrics.prometheusRule.syncFailingFor=2m",
+            "--set",
+            "metrics.prometheusRule.secretStaleFor=3m",
+            "--set",
+            "metrics.prometheusRule.certificateExpiringFor=4m",
+        ],
+    );
+    let rule = find(&objects, "PrometheusRule", "vaultsync", Some(NS));
+    let durations: BTreeMap<String, String> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| {
+            (
+                r["alert"].as_str().unwrap().to_string(),
+                r["for"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("VaultsyncCertificateExpiringSoon", "4m"),
+        ("VaultsyncNotReconciling", "1m"),
+        ("VaultsyncSecretStale", "3m"),
+        ("VaultsyncSyncFailing", "2m"),
+    ]
+    .map(|(a, d)| (a.to_string(), d.to_string()));
+    assert_eq!(durations, BTreeMap::from(expected));
+}
+
+#[test]
+fn dashboard_config_map_is_off_by_default_and_carries_the_dashboard() {
+    let objects = render("vaultsync", NS, &[]);
+    assert!(
+        !objects.iter().any(|o| o["kind"] == "ConfigMap"),
+        "no dashboard by default"
+    );
+    let objects = render(
+        "vaultsync",
+        NS,
+        &["--set", "metrics.dashboard.enabled=true"],
+    );
+    let map = find(&objects, "ConfigMap", "vaultsync-dashboard", Some(NS));
+    assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], "1");
+    let shipped = std::fs::read_to_string(chart_dir().join("dashboards/vaultsync.json")).unwrap();
+    let rendered = map["data"]["vaultsync.json"]
+        .as_str()
+        .expect("the dashboard key");
+    assert_eq!(
+        rendered.trim_end(),
+        shipped.trim_end(),
+        "the file, unchanged"
+    );
+    let dashboard: Value = serde_json::from_str(rendered).expect("valid JSON");
+    assert_eq!(dashboard["uid"], "vaultsync");
+
+    let objects = render(
+        "rel",
+        NS,
+        &[
+            "--set",
+            "metrics.dashboard.enabled=true",
+            "--set",
+            "metrics.dashboard.namespace=monitoring",
+            "--set",
+            "metrics.dashboard.labels.grafana_dashboard=null",
+            "--set",
+            "metrics.dashboard.labels.team_dashboards=yes",
+            "--set",
+            "metrics.dashboard.annotations.grafana_folder=Platform",
+        ],
+    );
+    let map = find(
+        &objects,
+        "ConfigMap",
+        "rel-vaultsync-dashboard",
+        Some("monitoring"),
+    );
+    let labels = &map["metadata"]["labels"];
+    assert_eq!(labels["team_dashboards"], "yes");
+    assert!(labels.get("grafana_dashboard").is_none(), "{labels}");
+    assert_eq!(map["metadata"]["annotations"]["grafana_folder"], "Platform");
 }
 
 #[test]
@@ -475,27 +591,17 @@ fn alert_exprs(rule: &Value) -> BTreeMap<String, String> {
 
 /// Every sample name the operator's registry encodes, with its label names, after recording one
 /// of each kind of observation.
+/// Every metric the operator registers, by the name queries use, with its labels (`le` of
+/// histograms too): the registry's catalog, so metrics added later are known here at once.
 fn exported_metrics() -> BTreeMap<String, BTreeSet<String>> {
-    let metrics = Metrics::new();
-    let failure = ReconcileOutcome::Failure {
-        reason: "Forbidden",
-    };
-    metrics.reconcile_finished("VaultSecret", failure, Duration::from_millis(5));
-    metrics.vault_request("get_secret", "ok");
-    metrics.set_managed_secrets("VaultSecret", 1);
-    metrics.record_sync("VaultSecret", "team-a", "app", 1_700_000_000);
-    metrics.set_certificate_expiry("team-a", "tls", 1_800_000_000);
     let mut exported: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for line in metrics.encode().lines().filter(|l| !l.starts_with('#')) {
-        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        let labels = exported.entry(line[..name_end].to_string()).or_default();
-        if let Some(body) = line[name_end..].strip_prefix('{') {
-            let body = &body[..body.find('}').expect("closing brace")];
-            labels.extend(
-                body.split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, _)| k.to_string()),
-            );
+    for metric in Metrics::new().catalog() {
+        let mut labels: BTreeSet<String> = metric.labels.iter().map(|l| l.to_string()).collect();
+        if metric.metric_type == "histogram" {
+            labels.insert("le".to_string());
+        }
+        for name in metric.sample_names() {
+            exported.insert(name, labels.clone());
         }
     }
     exported
@@ -527,4 +633,69 @@ fn identifiers(expr: &str) -> impl Iterator<Item = String> + '_ {
     expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+#[test]
+fn push_is_off_by_default_and_when_on_has_its_own_service_secret_and_port() {
+    let objects = render("vaultsync", NS, &[]);
+    assert!(
+        of_kind(&objects, "Service")
+            .iter()
+            .all(|s| !s["metadata"]["name"].as_str().unwrap().ends_with("-push"))
+    );
+    let deployment = find(&objects, "Deployment", "vaultsync", Some(NS));
+    assert!(
+        !container_args(deployment)
+            .iter()
+            .any(|a| a.starts_with("--push"))
+    );
+
+    let on = [
+        "--set",
+        "push.enabled=true",
+        "--set",
+        "push.sharedSecret.secretName=push-key",
+        "--set",
+        "push.tlsSecretName=push-tls",
+        "--set",
+        "networkPolicy.enabled=true",
+    ];
+    let objects = render("vaultsync", NS, &on);
+    let service = find(&objects, "Service", "vaultsync-push", Some(NS));
+    assert_eq!(
+        service["spec"]["ports"],
+        json!([{"name": "push", "port": 443, "targetPort": "push", "protocol": "TCP"}])
+    );
+    let deployment = find(&objects, "Deployment", "vaultsync", Some(NS));
+    let args = container_args(deployment);
+    for expected in [
+        "--push-addr=0.0.0.0:8443",
+        "--push-shared-secret-file=/var/run/vaultsync/push/secret",
+        "--push-tls-cert-file=/var/run/vaultsync/push-tls/tls.crt",
+        "--push-poll-stretch=10",
+    ] {
+        assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
+    }
+    let volumes = &deployment["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(volumes[0]["secret"]["secretName"], "push-key");
+    assert_eq!(volumes[1]["secret"]["secretName"], "push-tls");
+    let policy = find(&objects, "NetworkPolicy", "vaultsync", Some(NS));
+    assert_eq!(
+        policy["spec"]["ingress"][1],
+        json!({"ports": [{"port": 8443, "protocol": "TCP"}]})
+    );
+
+    let missing = helm(&[
+        "template",
+        "vaultsync",
+        chart_dir().to_str().unwrap(),
+        "--set",
+        "push.enabled=true",
+    ]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("push.sharedSecret.secretName is required"),
+        "{}",
+        text(&missing)
+    );
 }

@@ -9,7 +9,7 @@ use vaultsync::crd::{Condition, VaultCertificate};
 use vaultsync_emulator::CertificateImport;
 
 use super::pki::{Chain, pem_bundle};
-use super::world::{TestNamespace, ready_reason, world};
+use super::world::{TestNamespace, ready_reason, world_control};
 
 impl TestNamespace {
     /// Imports `chain` (key, leaf, intermediate, root) as certificate `name`, syncs a
@@ -26,8 +26,7 @@ impl TestNamespace {
     /// Imports a PFX (empty password) into this tenant's vault, keeping the upload's chain order;
     /// returns the certificate version.
     pub fn import_pfx(&self, name: &str, pfx: Vec<u8>) -> String {
-        world()
-            .control()
+        world_control()
             .import_certificate(
                 &self.vault,
                 name,
@@ -42,8 +41,7 @@ impl TestNamespace {
 
     /// Imports PEM text (backing secret `application/x-pem-file`), keeping the upload's order.
     pub fn import_pem(&self, name: &str, pem: &str, exportable: bool) -> String {
-        world()
-            .control()
+        world_control()
             .import_certificate(
                 &self.vault,
                 name,

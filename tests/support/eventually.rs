@@ -67,3 +67,18 @@ pub fn check(holds: bool, seen: impl std::fmt::Debug) -> Result<(), String> {
         Err(format!("{seen:?}"))
     }
 }
+
+/// Polls `probe` for `period` and fails at the first `Err`: something that must not happen
+/// does not happen while the operator has every chance to do it.
+pub async fn always<Fut>(what: &str, period: Duration, mut probe: impl FnMut() -> Fut)
+where
+    Fut: Future<Output = Result<(), String>>,
+{
+    let end = Instant::now() + period;
+    while Instant::now() < end {
+        if let Err(seen) = probe().await {
+            panic!("{what} stopped holding; seen: {seen}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

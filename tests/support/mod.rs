@@ -9,9 +9,15 @@ use std::time::Duration;
 use vaultsync_testenv::shared;
 
 pub mod certs;
+pub mod chart;
 pub mod eventually;
+pub mod metric_hygiene;
 pub mod node;
+pub mod operator;
 pub mod pki;
+pub mod prometheus;
+pub mod scoped_operator;
+pub mod workloads;
 pub mod world;
 
 /// Runs `kubectl ARGS` against the shared control plane with `stdin` piped in.

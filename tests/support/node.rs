@@ -243,6 +243,12 @@ impl Cluster {
     /// `helm install vaultsync CHART -n vaultsync-system` with [`Cluster::chart_values`], after
     /// creating the namespace and the emulator CA ConfigMap.
     pub fn install_chart(&self, chart: &str) {
+        self.install_chart_with(chart, serde_json::json!({}));
+    }
+
+    /// [`Cluster::install_chart`] with the top-level values of `overrides` replacing the
+    /// defaults of [`Cluster::chart_values`].
+    pub fn install_chart_with(&self, chart: &str, overrides: serde_json::Value) {
         self.kubectl_ok("create namespace", &["create", "namespace", NS], "");
         let ca_file = self.images.dir.path().join("emulator-ca.crt");
         std::fs::write(&ca_file, &self.emulator.ca_pem).unwrap();
@@ -259,7 +265,12 @@ impl Cluster {
             "",
         );
         let values_file = self.images.dir.path().join("values.json");
-        std::fs::write(&values_file, self.chart_values()).unwrap();
+        let mut values: serde_json::Value =
+            serde_json::from_str(&self.chart_values()).expect("chart values are JSON");
+        for (key, value) in overrides.as_object().into_iter().flatten() {
+            values[key] = value.clone();
+        }
+        std::fs::write(&values_file, values.to_string()).unwrap();
         let out = self.helm(&[
             "install",
             "vaultsync",

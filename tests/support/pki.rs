@@ -123,6 +123,20 @@ pub fn pem_bundle(key_pem: Option<&str>, certs: &[&Cert]) -> String {
 /// A PFX (empty password) written by `openssl pkcs12 -export` with certificates in the order
 /// given.
 pub fn pfx(key_pem: &str, certs: &[&Cert]) -> Vec<u8> {
+    pfx_with(key_pem, certs, &[])
+}
+
+/// A PFX whose key derivation and MAC declare `iterations` (writing it takes about a second per
+/// million).
+pub fn pfx_with_iterations(key_pem: &str, certs: &[&Cert], iterations: u32) -> Vec<u8> {
+    pfx_with(
+        key_pem,
+        certs,
+        &["-iter", &iterations.to_string(), "-maciter"],
+    )
+}
+
+fn pfx_with(key_pem: &str, certs: &[&Cert], extra: &[&str]) -> Vec<u8> {
     let dir = tempdir();
     let key_path = dir.join("key.pem");
     let certs_path = dir.join("certs.pem");
@@ -133,6 +147,7 @@ pub fn pfx(key_pem: &str, certs: &[&Cert]) -> Vec<u8> {
         .arg(&key_path)
         .arg("-in")
         .arg(&certs_path)
+        .args(extra)
         .output()
         .expect("openssl CLI runs");
     let _ = std::fs::remove_dir_all(&dir);
@@ -248,4 +263,19 @@ pub fn handshake(
     drop(socket);
     let _ = server.join();
     result
+}
+
+/// A serving certificate for `127.0.0.1` (EC P-256) signed by a fresh root:
+/// (root PEM, leaf PEM, leaf key PKCS#8 PEM).
+pub fn loopback_server() -> (String, String, String) {
+    let root_key = key(Alg::Ec);
+    let root_params = ca_params("vaultsync test loopback root");
+    let root = root_params.self_signed(&root_key).unwrap();
+    let issuer = Issuer::from_params(&root_params, &root_key);
+    let leaf_key = key(Alg::Ec);
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    (root.pem(), leaf.pem(), leaf_key.serialize_pem())
 }

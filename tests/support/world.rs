@@ -146,6 +146,11 @@ pub fn spawn_operator_as(
         .expect("operator starts")
 }
 
+/// The emulator's control surface, without starting the world's operator.
+pub fn world_control() -> &'static Control {
+    backdrop().emulator.control()
+}
+
 /// The per-binary world.
 pub struct World {
     /// The emulator (served by its own runtime thread).
@@ -298,6 +303,20 @@ impl TestNamespace {
                 },
             )
             .unwrap()
+    }
+
+    /// Deletes resource `name` of kind `K` in this namespace.
+    pub async fn delete<K>(&self, name: &str)
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(self.client.clone(), &self.ns)
+            .delete(name, &Default::default())
+            .await
+            .expect("delete");
     }
 
     /// Applies a VaultSecret with kubectl; `body` is the YAML under `spec:` after `vault:`.

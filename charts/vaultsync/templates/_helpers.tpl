@@ -60,8 +60,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --concurrency={{ .Values.concurrency }}
 - --namespace-concurrency={{ .Values.namespaceConcurrency }}
 - --reconcile-timeout={{ .Values.reconcileTimeout }}
+- --content-hash-key-secret={{ .Values.contentHashKey.secretName }}
 {{- with .Values.allowedVaultHosts }}
 - --allowed-vault-hosts={{ join "," . }}
+{{- end }}
+{{- if .Values.restarts.enabled }}
+- --restarts
+- --restarts-paused={{ .Values.restarts.paused }}
+- --restart-debounce={{ .Values.restarts.debounce }}
+- --restart-max-in-progress={{ .Values.restarts.maxInProgress }}
+- --restart-max-in-progress-per-namespace={{ .Values.restarts.maxInProgressPerNamespace }}
+- --restart-progress-deadline={{ .Values.restarts.progressDeadline }}
 {{- end }}
 {{- with .Values.tenantId }}
 - --tenant-id={{ . }}
@@ -77,6 +86,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --leader-election-lease-duration={{ .leaseDuration }}
 - --leader-election-renew-deadline={{ .renewDeadline }}
 - --leader-election-retry-period={{ .retryPeriod }}
+{{- end }}
+{{- end }}
+{{- with .Values.push }}
+{{- if .enabled }}
+- --push-addr=0.0.0.0:{{ .port }}
+- --push-shared-secret-file=/var/run/vaultsync/push/secret
+- --push-shared-secret-header={{ .sharedSecret.header }}
+- --push-poll-stretch={{ .pollStretch }}
+{{- if .tlsSecretName }}
+- --push-tls-cert-file=/var/run/vaultsync/push-tls/tls.crt
+- --push-tls-key-file=/var/run/vaultsync/push-tls/tls.key
+{{- end }}
+{{- with .entraAudience }}
+- --push-entra-audience={{ . }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- range .Values.extraArgs }}
@@ -113,6 +137,12 @@ references.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.restarts.enabled }}
+# Rollout restarts: watch the opted-in workloads (label-selected), patch their pod template.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets", "daemonsets"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
 {{- end }}
 
 {{/* The token ValidatingAdmissionPolicy and its binding (cluster-scoped: named per release namespace). */}}

@@ -123,7 +123,7 @@ impl Jwt {
     }
 }
 
-fn signing_input(header: &Value, claims: &Value) -> String {
+pub(crate) fn signing_input(header: &Value, claims: &Value) -> String {
     format!(
         "{}.{}",
         B64URL.encode(header.to_string()),

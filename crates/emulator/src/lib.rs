@@ -25,6 +25,7 @@ mod counters;
 mod directory;
 mod entra;
 mod errors;
+mod events;
 mod faults;
 mod ids;
 mod jwt;
@@ -41,6 +42,10 @@ pub use control::seed::{
 };
 pub use control::{CertificateImport, Control, ControlError, Permission, SecretOptions};
 pub use counters::{CounterKey, Counters};
+pub use events::spec::{
+    AttemptOutcome, DeliveryAttempt, EntraDelivery, EventSchema, EventSubscription, RetryPolicy,
+    SubscriptionState, SubscriptionStatus,
+};
 pub use faults::Fault;
 
 use std::sync::Arc;
@@ -63,6 +68,9 @@ pub enum EmulatorError {
     /// Generating the CA / serving certificate or the TLS config failed.
     #[error("emulator TLS setup: {0}")]
     Tls(String),
+    /// The Event Grid queue of this state already has a dispatcher.
+    #[error("the Event Grid queue already has a dispatcher")]
+    EventQueueTaken,
 }
 
 /// A running emulator. Stops when [`Emulator::shutdown`] is awaited or when dropped.
@@ -71,6 +79,16 @@ pub struct Emulator {
     ca_pem: String,
     control: Control,
     server: server::ServerHandle,
+    _events: AbortOnDrop,
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Emulator {
@@ -85,6 +103,11 @@ impl Emulator {
             state.enable_test_issuer();
         }
         let control = Control::new(state.clone());
+        let jobs = state
+            .events
+            .take_receiver()
+            .ok_or(EmulatorError::EventQueueTaken)?;
+        let events = tokio::spawn(events::dispatcher::run(state.clone(), jobs));
         let router = login_router(state.clone(), control.clone(), &certs.ca_pem);
         let server = server::spawn(listener, certs.server_config.clone(), state, router);
         Ok(Emulator {
@@ -92,6 +115,7 @@ impl Emulator {
             ca_pem: certs.ca_pem,
             control,
             server,
+            _events: AbortOnDrop(events),
         })
     }
 

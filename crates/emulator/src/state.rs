@@ -4,13 +4,15 @@
 use crate::clock::Clock;
 use crate::counters::{CounterKey, Counters};
 use crate::directory::Directory;
+use crate::entra::signing::SigningKey;
+use crate::events::EventGrid;
 use crate::faults::Faults;
 use crate::store::VaultData;
 use crate::test_issuer::{TEST_ISSUER, TestIssuer};
 use ring::hmac;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The resource (token audience) of Key Vault in this emulator.
 pub(crate) const VAULT_RESOURCE: &str = "https://vault.localhost";
@@ -47,6 +49,14 @@ pub(crate) struct State {
     pub test_issuer: TestIssuer,
     /// Put the port in the challenge's resource (Python's SDK compares host:port).
     pub challenge_port: AtomicBool,
+    /// Entra's RS256 signing key, generated on first use.
+    entra_key: OnceLock<SigningKey>,
+    /// Event Grid subscriptions and the queue to their delivery task.
+    pub events: EventGrid,
+    /// The token endpoint answers 503 while set (an Entra outage).
+    pub entra_unavailable: AtomicBool,
+    /// Lifetime of the access tokens issued, in seconds (`expires_in`).
+    pub token_lifetime: AtomicI64,
 }
 
 impl State {
@@ -65,6 +75,10 @@ impl State {
             counters: Mutex::default(),
             test_issuer: TestIssuer::generate()?,
             challenge_port: AtomicBool::new(false),
+            entra_key: OnceLock::new(),
+            events: EventGrid::default(),
+            entra_unavailable: AtomicBool::new(false),
+            token_lifetime: AtomicI64::new(crate::entra::DEFAULT_TOKEN_LIFETIME),
         })
     }
 
@@ -82,6 +96,12 @@ impl State {
     pub fn vault(&self, name: &str) -> Option<Arc<Vault>> {
         let vaults = self.vaults.read().unwrap_or_else(|e| e.into_inner());
         vaults.get(&name.to_ascii_lowercase()).cloned()
+    }
+
+    /// Entra's token-signing key (generated on the first call, which is slow: call it from a
+    /// blocking context).
+    pub fn entra_key(&self) -> &SigningKey {
+        self.entra_key.get_or_init(SigningKey::generate)
     }
 
     /// Trusts the built-in test issuer.

@@ -147,3 +147,31 @@ fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_outage_and_short_token_lifetimes_on_request() {
+    let fx = fixture().await;
+    let assertion = fx.control().mint_test_token(SUBJECT, EXCHANGE_AUD, 600);
+    let token = || raw_token(&fx, TENANT, CLIENT, &assertion, VAULT_SCOPE);
+
+    fx.control().set_token_lifetime(120);
+    let (s, b) = token().await;
+    assert_eq!((s, b["expires_in"].as_i64()), (200, Some(120)), "{b}");
+
+    fx.control().set_entra_unavailable(true);
+    let (s, b) = token().await;
+    assert_eq!(
+        (s, aadsts(&b), b["error"].as_str()),
+        (503, 90033, Some("temporarily_unavailable")),
+        "{b}"
+    );
+
+    fx.control().set_entra_unavailable(false);
+    let (s, b) = token().await;
+    assert_eq!(s, 200, "{b}");
+    let counted = fx.control().counters();
+    assert_eq!(
+        counted.sum_where(|k| k.operation == "Token" && k.status == 503),
+        1
+    );
+}

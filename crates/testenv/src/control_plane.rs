@@ -13,6 +13,9 @@ use crate::process::{ManagedProcess, Watchdog};
 use crate::tools::{ToolPaths, ensure_tools};
 use crate::{StartError, pki};
 
+mod restart;
+pub use restart::Component;
+
 /// How to start a control plane. `Default` is right for almost every test.
 #[derive(Debug, Clone)]
 pub struct ControlPlaneOptions {
@@ -52,7 +55,10 @@ pub struct ControlPlane {
     server_url: String,
     ca_pem: String,
     sa_public_key_pem: String,
-    processes: Vec<ManagedProcess>,
+    /// etcd, kube-apiserver, kube-controller-manager (and kube-scheduler) in that order; behind a
+    /// lock so that a shared control plane can restart one of them in place.
+    processes: std::sync::Mutex<Vec<ManagedProcess>>,
+    etcd_port: u16,
     watchdog: Option<Watchdog>,
     nodes: bool,
 }
@@ -122,7 +128,8 @@ impl ControlPlane {
             server_url: String::new(),
             ca_pem: String::new(),
             sa_public_key_pem: String::new(),
-            processes: Vec::new(),
+            processes: Default::default(),
+            etcd_port: 0,
             watchdog: Some(watchdog),
             nodes: options.nodes,
         };
@@ -160,14 +167,14 @@ impl ControlPlane {
             &dirs.logs,
             &dirs.pids,
         )?;
-        self.processes.push(apiserver);
+        self.processes_mut().push(apiserver);
         self.kubeconfig_text = admin_kubeconfig(&self.server_url, &pki);
         write(&self.kubeconfig_path, &self.kubeconfig_text)?;
         let client = self
             .client()
             .await
             .map_err(|e| StartError::prepare("build client", e))?;
-        wait_for_apiserver(&mut self.processes[1], &client, timeout).await?;
+        wait_for_apiserver(&mut self.processes_mut()[1], &client, timeout).await?;
         self.start_controller_manager(options.nodes, dirs, &client, timeout)
             .await?;
         if options.nodes {
@@ -197,6 +204,7 @@ impl ControlPlane {
     async fn start_etcd(&mut self, dirs: &Dirs, timeout: Duration) -> Result<String, StartError> {
         let etcd_port = free_port()?;
         let etcd_peer_port = free_port()?;
+        self.etcd_port = etcd_port;
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
         let peer_url = format!("http://127.0.0.1:{etcd_peer_port}");
         let etcd = ManagedProcess::spawn(
@@ -217,8 +225,8 @@ impl ControlPlane {
             &dirs.logs,
             &dirs.pids,
         )?;
-        self.processes.push(etcd);
-        wait_for_etcd(&mut self.processes[0], etcd_port, timeout).await?;
+        self.processes_mut().push(etcd);
+        wait_for_etcd(&mut self.processes_mut()[0], etcd_port, timeout).await?;
         Ok(etcd_url)
     }
 
@@ -232,7 +240,7 @@ impl ControlPlane {
         timeout: Duration,
     ) -> Result<(), StartError> {
         let mut controllers = String::from(
-            "garbage-collector-controller,namespace-controller,serviceaccount-controller,deployment-controller,replicaset-controller",
+            "garbage-collector-controller,namespace-controller,serviceaccount-controller,deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller",
         );
         if nodes {
             // The kubelet registers its node with the not-ready taint; the node lifecycle
@@ -258,13 +266,17 @@ impl ControlPlane {
                 format!("--root-ca-file={}", file("ca.crt").display()),
                 "--use-service-account-credentials=false".into(),
                 "--concurrent-gc-syncs=5".into(),
+                // client-go's default 20 requests/s makes thousands of workloads (benches) wait
+                // minutes for their first status.
+                "--kube-api-qps=200".into(),
+                "--kube-api-burst=400".into(),
                 "--node-monitor-period=1s".into(),
             ],
             &dirs.logs,
             &dirs.pids,
         )?;
-        self.processes.push(kcm);
-        wait_for_controller_manager(&mut self.processes[2], client, timeout).await
+        self.processes_mut().push(kcm);
+        wait_for_controller_manager(&mut self.processes_mut()[2], client, timeout).await
     }
 
     /// Starts kube-scheduler; a scheduler that cannot start exits at once.
@@ -281,11 +293,11 @@ impl ControlPlane {
             &dirs.logs,
             &dirs.pids,
         )?;
-        self.processes.push(scheduler);
+        self.processes_mut().push(scheduler);
         // No health endpoint without a serving port: a scheduler that cannot start exits at
         // once (bad kubeconfig, flags), and that is what this catches.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        self.processes[3].check_running("start kube-scheduler")
+        self.processes_mut()[3].check_running("start kube-scheduler")
     }
 
     /// A new admin client (`system:masters`) for the current tokio runtime.
@@ -376,7 +388,7 @@ impl ControlPlane {
     /// Process ids of etcd, kube-apiserver, kube-controller-manager, kube-scheduler (with
     /// [`ControlPlaneOptions::nodes`]) and the watchdog.
     pub fn pids(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self.processes.iter().map(|p| p.pid()).collect();
+        let mut pids: Vec<u32> = self.processes().iter().map(|p| p.pid()).collect();
         pids.extend(self.watchdog.as_ref().map(|w| w.pid()));
         pids
     }
@@ -406,14 +418,26 @@ impl ControlPlane {
         &self.run_dir
     }
 
+    fn processes(&self) -> std::sync::MutexGuard<'_, Vec<ManagedProcess>> {
+        self.processes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn processes_mut(&mut self) -> &mut Vec<ManagedProcess> {
+        self.processes
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Stops everything now (the same as dropping it).
     pub fn stop(self) {}
 
     fn teardown(&mut self, remove_logs: bool) {
-        for process in self.processes.iter_mut().rev() {
+        for process in self.processes_mut().iter_mut().rev() {
             process.stop(Duration::from_secs(10));
         }
-        self.processes.clear();
+        self.processes_mut().clear();
         self.watchdog = None;
         let _ = std::fs::remove_dir_all(&self.run_dir);
         if remove_logs {
@@ -424,7 +448,7 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        if !self.processes.is_empty() || self.watchdog.is_some() {
+        if !self.processes_mut().is_empty() || self.watchdog.is_some() {
             self.teardown(true);
         }
     }

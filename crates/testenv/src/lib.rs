@@ -20,7 +20,7 @@ mod process;
 mod shared;
 mod tools;
 
-pub use control_plane::{ControlPlane, ControlPlaneOptions};
+pub use control_plane::{Component, ControlPlane, ControlPlaneOptions};
 pub use error::StartError;
 pub use node::{
     Footprint, Node, NodeHost, NodeOptions, describe_pods, ensure_node_script, loopback_address,

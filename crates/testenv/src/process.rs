@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use crate::StartError;
 
-/// A running child whose stdout and stderr go to `log`.
+/// A running child whose stdout and stderr go to `log`, with what it takes to start it again.
 pub(crate) struct ManagedProcess {
     pub log: PathBuf,
     child: Child,
+    binary: PathBuf,
+    args: Vec<String>,
+    pid_file: PathBuf,
 }
 
 impl ManagedProcess {
@@ -29,27 +32,23 @@ impl ManagedProcess {
         pid_file: &Path,
     ) -> Result<Self, StartError> {
         let log = log_dir.join(format!("{name}.log"));
-        let out = File::create(&log).map_err(|e| StartError::prepare(step, e))?;
-        let err = out.try_clone().map_err(|e| StartError::prepare(step, e))?;
-        let child = Command::new(binary)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(|source| StartError::Spawn {
-                step,
-                binary: binary.to_path_buf(),
-                source,
-            })?;
-        let mut pids = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(pid_file)
-            .map_err(|e| StartError::prepare(step, e))?;
-        writeln!(pids, "{}", child.id()).map_err(|e| StartError::prepare(step, e))?;
-        Ok(ManagedProcess { log, child })
+        File::create(&log).map_err(|e| StartError::prepare(step, e))?;
+        let child = start_child(step, binary, args, &log, pid_file)?;
+        Ok(ManagedProcess {
+            log,
+            child,
+            binary: binary.to_path_buf(),
+            args: args.to_vec(),
+            pid_file: pid_file.to_path_buf(),
+        })
+    }
+
+    /// Stops the process (SIGTERM, SIGKILL after `grace`) and starts it again with the same
+    /// binary and arguments, its output appended to the same log. The caller waits for readiness.
+    pub fn restart(&mut self, step: &'static str, grace: Duration) -> Result<(), StartError> {
+        self.stop(grace);
+        self.child = start_child(step, &self.binary, &self.args, &self.log, &self.pid_file)?;
+        Ok(())
     }
 
     /// The operating-system process id.
@@ -117,6 +116,41 @@ impl ManagedProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `binary args...` in its own process group, output appended to `log`, and records its
+/// pid in `pid_file` for the watchdog.
+fn start_child(
+    step: &'static str,
+    binary: &Path,
+    args: &[String],
+    log: &Path,
+    pid_file: &Path,
+) -> Result<Child, StartError> {
+    let out = OpenOptions::new()
+        .append(true)
+        .open(log)
+        .map_err(|e| StartError::prepare(step, e))?;
+    let err = out.try_clone().map_err(|e| StartError::prepare(step, e))?;
+    let child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|source| StartError::Spawn {
+            step,
+            binary: binary.to_path_buf(),
+            source,
+        })?;
+    let mut pids = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(pid_file)
+        .map_err(|e| StartError::prepare(step, e))?;
+    writeln!(pids, "{}", child.id()).map_err(|e| StartError::prepare(step, e))?;
+    Ok(child)
 }
 
 fn signal(pid: u32, name: &str) {

@@ -13,7 +13,7 @@ use kube::api::{DeleteParams, DynamicObject, ListParams, ObjectMeta, PostParams}
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Api, Client};
 use vaultsync_testenv::{
-    ControlPlane, ControlPlaneOptions, StartError, is_alive, shared, unique_namespace,
+    Component, ControlPlane, ControlPlaneOptions, StartError, is_alive, shared, unique_namespace,
 };
 
 async fn admin() -> Client {
@@ -282,6 +282,44 @@ async fn dropping_private_control_plane_leaves_no_process_or_directory() {
     }
     for dir in dirs {
         assert!(!dir.exists(), "{} survived teardown", dir.display());
+    }
+}
+
+/// A private control plane (restarts would disturb the other tests of the shared one): etcd and
+/// kube-apiserver come back on the same ports with the same data, new processes.
+#[tokio::test]
+async fn restarted_etcd_and_apiserver_serve_the_same_data_again() {
+    let plane = ControlPlane::start(ControlPlaneOptions::default())
+        .await
+        .unwrap();
+    let client = plane.client().await.unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("kept".into()),
+            ..Default::default()
+        },
+        data: Some([("k".to_string(), "v".to_string())].into()),
+        ..Default::default()
+    };
+    maps.create(&PostParams::default(), &map).await.unwrap();
+    for component in [Component::Etcd, Component::ApiServer] {
+        let before = plane.pids();
+        plane
+            .restart(component, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("{component:?} restart: {e}"));
+        assert_ne!(before, plane.pids(), "{component:?} is a new process");
+        let client = plane.client().await.unwrap();
+        let kept = Api::<ConfigMap>::namespaced(client, "default")
+            .get("kept")
+            .await
+            .unwrap();
+        assert_eq!(
+            kept.data.unwrap()["k"],
+            "v",
+            "after the {component:?} restart"
+        );
     }
 }
 

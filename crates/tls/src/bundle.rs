@@ -20,6 +20,8 @@ pub struct TlsBundle {
     /// PKCS#12 keystore (key, leaf, intermediates and root when present) when
     /// a keystore password was requested.
     pub pkcs12: Option<Zeroizing<Vec<u8>>>,
+    /// The CA certificates alone, when a trust bundle was asked for.
+    pub trust: Option<crate::TrustBundle>,
     /// Facts about the leaf certificate.
     pub info: CertificateInfo,
     /// Problems that did not stop the conversion.
@@ -39,6 +41,7 @@ impl fmt::Debug for TlsBundle {
                     .as_ref()
                     .map(|p| format!("<redacted {} bytes>", p.len())),
             )
+            .field("trust", &self.trust)
             .field("info", &self.info)
             .field("warnings", &self.warnings)
             .finish()

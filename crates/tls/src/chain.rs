@@ -158,7 +158,8 @@ fn valid_at(c: &X509Certificate<'_>, now_unix: i64) -> bool {
     v.not_before.timestamp() <= now_unix && now_unix <= v.not_after.timestamp()
 }
 
-fn is_ca(c: &X509Certificate<'_>) -> bool {
+/// Whether `c` says it is a CA (basicConstraints cA).
+pub(crate) fn is_ca(c: &X509Certificate<'_>) -> bool {
     c.basic_constraints()
         .ok()
         .flatten()

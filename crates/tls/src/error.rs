@@ -16,6 +16,14 @@ pub enum TlsError {
     /// The PKCS#12 container could not be parsed or decrypted with the empty password.
     #[error("PKCS#12 container is corrupt: {0}")]
     CorruptPkcs12(String),
+    /// The PKCS#12 container asks for more key-derivation or MAC iterations than accepted (or
+    /// omits its parameters): deriving its keys would hold a thread for minutes or hours.
+    #[error(
+        "PKCS#12 container declares more than {max} key-derivation or MAC iterations, or no \
+         parameters; re-export it with the usual counts (2,048 to 600,000)",
+        max = crate::MAX_PKCS12_ITERATIONS
+    )]
+    Pkcs12IterationsRefused,
     /// The PEM text is malformed (the string says where, never what).
     #[error("PEM data is invalid: {0}")]
     InvalidPem(String),
@@ -67,6 +75,14 @@ pub enum TlsError {
     /// The bundle holds more certificates than any real chain (a hostile or broken vault).
     #[error("{0} certificates found, more than the {max} a chain may hold", max = crate::MAX_CERTIFICATES)]
     TooManyCertificates(usize),
+    /// A trust bundle was asked for, but the chain holds no CA certificate: the certificate is
+    /// a leaf and the vault has none of its issuers.
+    #[error(
+        "no CA certificate to put in the trust bundle: the certificate is not a CA and the vault \
+         holds none of its issuers (import the certificate with its chain, or name the CA's own \
+         certificate)"
+    )]
+    NoTrustAnchors,
     /// Writing the PKCS#12 keystore output failed.
     #[error("could not build PKCS#12 keystore: {0}")]
     Pkcs12Encode(String),
@@ -79,6 +95,7 @@ impl TlsError {
         match self {
             TlsError::InvalidBase64 => "CertificateEncodingInvalid",
             TlsError::CorruptPkcs12(_) => "CertificateCorrupt",
+            TlsError::Pkcs12IterationsRefused => "Pkcs12IterationsTooHigh",
             TlsError::InvalidPem(_) => "PemInvalid",
             TlsError::InvalidCertificate(_) => "CertificateInvalid",
             TlsError::NoCertificate => "CertificateMissing",
@@ -92,6 +109,7 @@ impl TlsError {
             TlsError::Expired { .. } => "CertificateExpired",
             TlsError::NotYetValid { .. } => "CertificateNotYetValid",
             TlsError::Pkcs12Encode(_) => "Pkcs12EncodeFailed",
+            TlsError::NoTrustAnchors => "TrustBundleEmpty",
         }
     }
 }
@@ -105,6 +123,7 @@ mod tests {
         let all = [
             TlsError::InvalidBase64,
             TlsError::CorruptPkcs12(String::new()),
+            TlsError::Pkcs12IterationsRefused,
             TlsError::InvalidPem(String::new()),
             TlsError::InvalidCertificate(String::new()),
             TlsError::NoCertificate,
@@ -121,6 +140,7 @@ mod tests {
             TlsError::NotYetValid { not_before_unix: 0 },
             TlsError::Pkcs12Encode(String::new()),
             TlsError::TooManyCertificates(33),
+            TlsError::NoTrustAnchors,
         ];
         let mut seen = std::collections::HashSet::new();
         for e in &all {

@@ -62,11 +62,18 @@ fn from_pkcs12(value: &str) -> Result<(Vec<PrivateKey>, Vec<Vec<u8>>), TlsError>
             .decode(compact.as_bytes())
             .map_err(|_| TlsError::InvalidBase64)?,
     );
+    if crate::pkcs12_mac::declared_mac_iterations(&pfx)
+        .is_some_and(|count| count > u64::from(crate::MAX_PKCS12_ITERATIONS))
+    {
+        return Err(TlsError::Pkcs12IterationsRefused);
+    }
     // Key Vault always exports with the empty password.
-    let archive = Pkcs12Archive::from_pkcs12(&pfx, "").map_err(|e| {
+    let archive = Pkcs12Archive::from_pkcs12(&pfx, "").map_err(|e| match e {
+        // The parser's word for an iteration count over its cap (see MAX_PKCS12_ITERATIONS).
+        p12_keystore::error::Error::InvalidParameters => TlsError::Pkcs12IterationsRefused,
         // Causes come from the parser and carry no payload, but bound them
         // so a condition message stays readable.
-        TlsError::CorruptPkcs12(e.to_string().chars().take(160).collect())
+        other => TlsError::CorruptPkcs12(other.to_string().chars().take(160).collect()),
     })?;
     let keys = archive
         .keys

@@ -20,13 +20,16 @@ mod key_format;
 mod keystore;
 mod options;
 mod pem;
+mod pkcs12_mac;
+mod trust;
 
 use x509_parser::certificate::X509Certificate;
 
 pub use bundle::{CertificateInfo, ChainWarning, TlsBundle};
 pub use error::TlsError;
 pub use keystore::KEYSTORE_ALIAS;
-pub use options::{BackingFormat, CaSource, ConvertOptions, KeyFormat};
+pub use options::{BackingFormat, CaSource, ConvertOptions, KeyFormat, TrustBundleOptions};
+pub use trust::{TRUSTSTORE_ALIAS_PREFIX, TrustBundle};
 
 /// Largest backing secret accepted, in bytes. Key Vault caps secrets at 25 KB; a certificate
 /// with its chain stays far below this.
@@ -34,6 +37,11 @@ pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
 /// Most certificates one backing secret may hold (leaf, intermediates and root, with room to
 /// spare): chain building is quadratic in it.
 pub const MAX_CERTIFICATES: usize = 32;
+
+/// Most key-derivation or MAC iterations a PKCS#12 container may ask for. The parser refuses
+/// more before deriving anything (its own cap, which `tests/hostile.rs` pins); real exports use
+/// 2,048 (Key Vault, older OpenSSL) to 600,000.
+pub const MAX_PKCS12_ITERATIONS: u32 = 1_000_000;
 
 /// Converts a backing secret `value` in `format` into TLS Secret files.
 ///
@@ -84,7 +92,28 @@ pub fn convert(
             Some(keystore::write(key, &full, key_id.as_ref(), password)?)
         }
     };
+    let trust = match &options.trust_bundle {
+        None => None,
+        Some(trust) => {
+            // The certificate itself belongs in a trust bundle when it is a CA (a private CA held
+            // in the vault) and is not already there as the root.
+            let leaf_anchor = options.ca == CaSource::Chain
+                && chain::is_ca(leaf)
+                && chain.root != Some(chain.leaf);
+            let anchors: Vec<&[u8]> = leaf_anchor
+                .then_some(chain.leaf)
+                .into_iter()
+                .chain(ca_indices.iter().copied())
+                .map(der)
+                .collect();
+            Some(trust::build(
+                &anchors,
+                trust.truststore_password.as_deref(),
+            )?)
+        }
+    };
     Ok(TlsBundle {
+        trust,
         tls_crt: pem_certs(leaf_up()),
         tls_key: key_format::encode(key, options.key_format)?,
         ca_crt: (!ca_indices.is_empty()).then(|| pem_certs(ca_indices.iter().map(|&i| der(i)))),

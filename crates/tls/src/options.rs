@@ -61,6 +61,8 @@ pub struct ConvertOptions {
     /// When set, also build a PKCS#12 keystore protected by this password
     /// (which may be empty).
     pub pkcs12_password: Option<String>,
+    /// When set, also collect the chain's CA certificates as a trust bundle.
+    pub trust_bundle: Option<TrustBundleOptions>,
     /// The time (unix seconds) at which the leaf must be valid; passed in so
     /// conversion stays pure and testable.
     pub now_unix: i64,
@@ -73,6 +75,7 @@ impl ConvertOptions {
             key_format: KeyFormat::default(),
             ca: CaSource::default(),
             pkcs12_password: None,
+            trust_bundle: None,
             now_unix,
         }
     }
@@ -88,7 +91,28 @@ impl fmt::Debug for ConvertOptions {
                 "pkcs12_password",
                 &self.pkcs12_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("trust_bundle", &self.trust_bundle)
             .field("now_unix", &self.now_unix)
+            .finish()
+    }
+}
+
+/// How to build a trust bundle.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TrustBundleOptions {
+    /// When set, also write a PKCS#12 truststore protected by this password (which may be
+    /// empty).
+    pub truststore_password: Option<String>,
+}
+
+// The truststore password is a secret too.
+impl fmt::Debug for TrustBundleOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustBundleOptions")
+            .field(
+                "truststore_password",
+                &self.truststore_password.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use vaultsync_tls::{BackingFormat, ConvertOptions, MAX_CERTIFICATES, TlsError, convert};
+use vaultsync_tls::{
+    BackingFormat, ConvertOptions, MAX_CERTIFICATES, MAX_PKCS12_ITERATIONS, TlsError, convert,
+};
 
 /// Well below what an unbounded parse of these inputs would take.
 const QUICK: Duration = Duration::from_secs(5);
@@ -79,8 +81,13 @@ fn pfx_with_mac_iterations(iterations: u32) -> String {
     );
     let algorithm = tlv(0x30, &[tlv(0x06, &SHA256), vec![0x05, 0x00]].concat());
     let digest_info = tlv(0x30, &[algorithm, tlv(0x04, &[0u8; 32])].concat());
-    let mut count = iterations.to_be_bytes().to_vec();
-    if count[0] & 0x80 != 0 {
+    // Minimal two's complement, as DER requires.
+    let mut count: Vec<u8> = iterations
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    if count.first().is_none_or(|b| b & 0x80 != 0) {
         count.insert(0, 0);
     }
     let mac_data = tlv(
@@ -93,10 +100,13 @@ fn pfx_with_mac_iterations(iterations: u32) -> String {
 
 #[test]
 fn a_pkcs12_declaring_two_billion_iterations_is_refused_at_once() {
-    for iterations in [(1u32 << 31) - 1, 1 << 31] {
+    // Just over the cap, and the largest counts DER can declare in an i32 and beyond.
+    for iterations in [MAX_PKCS12_ITERATIONS + 1, (1u32 << 31) - 1, 1 << 31] {
         let (err, took) = timed(&pfx_with_mac_iterations(iterations), BackingFormat::Pkcs12);
         assert!(took < QUICK, "{iterations}: {took:?}");
-        assert_eq!(err.reason(), "CertificateCorrupt", "{err}");
+        assert_eq!(err, TlsError::Pkcs12IterationsRefused);
+        assert_eq!(err.reason(), "Pkcs12IterationsTooHigh");
+        assert!(err.to_string().contains("1000000"), "{err}");
         eprintln!("{iterations} iterations: {err}");
     }
 }

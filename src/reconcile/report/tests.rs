@@ -7,6 +7,7 @@ use kube::api::ObjectMeta;
 
 use super::*;
 use crate::crd::{SyncedVersion, VaultSecret, VaultSecretSpec, VaultSource};
+use crate::desired::content_key::ContentKey;
 use crate::desired::secret::{Owner, desired_secret};
 use crate::reconcile::clock::Now;
 use crate::reconcile::plan::plan;
@@ -27,7 +28,9 @@ fn resource() -> VaultSecret {
             },
             data: vec![],
             data_from: vec![],
+            keys: vec![],
             target: Default::default(),
+            template: None,
             refresh_interval: "10m".into(),
         },
     );
@@ -61,8 +64,18 @@ fn desired() -> DesiredSecret {
         name: "db".into(),
         version: "v1".into(),
         updated: Some(1),
+        decoding: Default::default(),
     }];
-    desired_secret(&owner, &Default::default(), "app", "Opaque", data, versions)
+    let key = ContentKey::for_tests();
+    desired_secret(
+        &owner,
+        &Default::default(),
+        "app",
+        "Opaque",
+        data,
+        versions,
+        &key,
+    )
 }
 
 fn written(applied: Applied) -> Result<Written<Vec<RemovedKey>>, SyncError> {
@@ -105,14 +118,16 @@ fn remembered(report: &Report<SyncStatus>, before: Entry, status: Option<&SyncSt
         }
     }
     if let Some(status) = report.status.as_ref().or(status) {
-        entry.last_status = serde_json::to_value(status).ok();
+        entry.last_status = serde_json::to_string(status)
+            .ok()
+            .map(String::into_boxed_str);
     }
     entry
 }
 
 #[test]
 fn a_first_sync_writes_status_announces_the_secret_and_schedules_the_refresh() {
-    let plan = plan(&resource(), Entry::default(), now());
+    let plan = plan(&resource(), Entry::default(), now(), false);
     let report = report(&resource(), &plan, written(Applied::Created), 0.0);
     let status = report.status.as_ref().expect("a first sync writes status");
     let ready = &status.conditions[0];
@@ -142,14 +157,14 @@ fn a_first_sync_writes_status_announces_the_secret_and_schedules_the_refresh() {
 
 #[test]
 fn an_idle_refresh_writes_nothing_and_spreads_the_next_one() {
-    let first_plan = plan(&resource(), Entry::default(), now());
+    let first_plan = plan(&resource(), Entry::default(), now(), false);
     let first = report(&resource(), &first_plan, written(Applied::Created), 0.0);
     let entry = remembered(&first, Entry::default(), None);
     let due = Entry {
         due: Some(Instant::now()),
         ..entry
     };
-    let idle_plan = plan(&resource(), due, now());
+    let idle_plan = plan(&resource(), due, now(), false);
     let idle = report(&resource(), &idle_plan, written(Applied::Unchanged), 1.0);
     assert!(idle.status.is_none(), "an idle refresh costs no API write");
     assert!(idle.notes.is_empty());
@@ -159,7 +174,7 @@ fn an_idle_refresh_writes_nothing_and_spreads_the_next_one() {
 
 #[test]
 fn a_recheck_before_the_refresh_keeps_the_deadline() {
-    let first_plan = plan(&resource(), Entry::default(), now());
+    let first_plan = plan(&resource(), Entry::default(), now(), false);
     let first = report(&resource(), &first_plan, written(Applied::Created), 0.0);
     let entry = remembered(&first, Entry::default(), None);
     let clock = now();
@@ -167,7 +182,7 @@ fn a_recheck_before_the_refresh_keeps_the_deadline() {
         due: Some(clock.instant + Duration::from_secs(30)),
         ..entry
     };
-    let recheck_plan = plan(&resource(), pending, clock);
+    let recheck_plan = plan(&resource(), pending, clock, false);
     assert!(!recheck_plan.due);
     let recheck = report(&resource(), &recheck_plan, written(Applied::Unchanged), 1.0);
     assert_eq!(recheck.requeue, Duration::from_secs(30));
@@ -179,7 +194,7 @@ fn a_recheck_before_the_refresh_keeps_the_deadline() {
 
 #[test]
 fn an_outage_warns_once_keeps_the_data_and_backs_off() {
-    let first_plan = plan(&resource(), Entry::default(), now());
+    let first_plan = plan(&resource(), Entry::default(), now(), false);
     let first = report(&resource(), &first_plan, written(Applied::Created), 0.0);
     let entry = remembered(&first, Entry::default(), None);
 
@@ -190,6 +205,7 @@ fn an_outage_warns_once_keeps_the_data_and_backs_off() {
             ..entry.clone()
         },
         now(),
+        false,
     );
     let failed = report(&resource(), &failing_plan, outage(), 0.0);
     let status = failed.status.as_ref().expect("the failure is reported");
@@ -210,7 +226,7 @@ fn an_outage_warns_once_keeps_the_data_and_backs_off() {
     );
 
     let after = remembered(&failed, entry, None);
-    let again_plan = plan(&resource(), after, now());
+    let again_plan = plan(&resource(), after, now(), false);
     let again = report(&resource(), &again_plan, outage(), 0.0);
     assert!(
         again.status.is_none() && again.notes.is_empty(),
@@ -221,19 +237,19 @@ fn an_outage_warns_once_keeps_the_data_and_backs_off() {
 
 #[test]
 fn recovering_announces_the_sync_again() {
-    let first_plan = plan(&resource(), Entry::default(), now());
+    let first_plan = plan(&resource(), Entry::default(), now(), false);
     let first = report(&resource(), &first_plan, written(Applied::Created), 0.0);
     let entry = remembered(&first, Entry::default(), None);
     let failed = report(
         &resource(),
-        &plan(&resource(), entry.clone(), now()),
+        &plan(&resource(), entry.clone(), now(), false),
         outage(),
         0.0,
     );
     let after = remembered(&failed, entry, None);
     let recovered = report(
         &resource(),
-        &plan(&resource(), after, now()),
+        &plan(&resource(), after, now(), false),
         written(Applied::Unchanged),
         0.0,
     );
@@ -249,7 +265,7 @@ fn recovering_announces_the_sync_again() {
 
 #[test]
 fn an_invalid_spec_waits_for_an_edit() {
-    let plan = plan(&resource(), Entry::default(), now());
+    let plan = plan(&resource(), Entry::default(), now(), false);
     let invalid = Err(SyncError::InvalidSpec("two sources produce key db".into()));
     let report = report(&resource(), &plan, invalid, 0.0);
     assert_eq!(report.requeue, Duration::from_secs(1800));
@@ -259,4 +275,51 @@ fn an_invalid_spec_waits_for_an_edit() {
         !ready.message.contains("keeps its last synced data"),
         "nothing was synced yet"
     );
+}
+
+#[test]
+fn demand_beyond_the_vault_budget_stretches_refreshes_and_says_so() {
+    let first_plan = plan(&resource(), Entry::default(), now(), false);
+    let first = report(&resource(), &first_plan, written(Applied::Created), 0.0);
+    let entry = remembered(&first, Entry::default(), None);
+    let due = Entry {
+        due: Some(Instant::now()),
+        ..entry
+    };
+    let mut busy_plan = plan(&resource(), due.clone(), now(), false);
+    busy_plan.overrun = Some(2.5);
+    let busy = report(&resource(), &busy_plan, written(Applied::Unchanged), 0.0);
+    assert_eq!(busy.requeue, INTERVAL.mul_f64(2.5), "the refresh stretches");
+    let status = busy.status.as_ref().expect("the condition is written");
+    let condition = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "RefreshOnSchedule")
+        .expect("RefreshOnSchedule");
+    assert_eq!(condition.reason, "VaultBudgetExceeded");
+    assert!(
+        condition.message.contains("2.5 times"),
+        "{}",
+        condition.message
+    );
+
+    let entry = remembered(&busy, due, None);
+    let calm_plan = plan(
+        &resource(),
+        Entry {
+            due: Some(Instant::now()),
+            ..entry
+        },
+        now(),
+        false,
+    );
+    let calm = report(&resource(), &calm_plan, written(Applied::Unchanged), 0.0);
+    let status = calm.status.as_ref().expect("the recovery is written");
+    let condition = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "RefreshOnSchedule")
+        .expect("RefreshOnSchedule");
+    assert_eq!(condition.reason, "WithinBudget");
+    assert_eq!(calm.requeue, INTERVAL);
 }

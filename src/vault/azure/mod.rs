@@ -4,6 +4,9 @@
 
 mod assertion;
 mod classify;
+mod exchanges;
+mod keys;
+mod last_good;
 mod retry;
 mod transport;
 
@@ -12,27 +15,29 @@ use std::sync::{Arc, Mutex};
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{ClientOptions, RetryOptions, Transport};
+use azure_core::http::{ClientOptions, HttpClient, RetryOptions, Transport};
 use azure_identity::{ClientAssertionCredential, ClientAssertionCredentialOptions};
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
+use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 pub use assertion::TOKEN_EXCHANGE_AUDIENCE;
-pub use transport::TransportError;
+pub use exchanges::ExchangeObserver;
+pub use transport::{TransportError, http_client};
 
 use self::assertion::ServiceAccountAssertion;
 use self::classify::classify;
 use super::{
-    CertificateBundle, Identity, SecretBundle, SecretProperties, SecretValue, VaultAccess,
-    VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, Identity, KeyBundle, SecretBundle, SecretProperties,
+    SecretValue, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Most pages of one listing followed (Key Vault pages hold 25 secrets).
 const MAX_LISTING_PAGES: usize = 2_000;
-/// Most secrets one listing may hold.
-const MAX_LISTED_SECRETS: usize = 50_000;
+/// Most objects one listing may hold.
+const MAX_LISTED_ITEMS: usize = 50_000;
 
 /// Settings of the Azure provider.
 #[derive(Clone, Debug, Default)]
@@ -52,6 +57,7 @@ pub struct AzureOptions {
 struct Clients {
     secrets: Arc<SecretClient>,
     certificates: Arc<CertificateClient>,
+    keys: Arc<KeyClient>,
 }
 
 /// Reads Azure Key Vault with per-namespace workload identities.
@@ -59,6 +65,9 @@ pub struct AzureVault {
     kube: kube::Client,
     options: AzureOptions,
     transport: Transport,
+    /// What `transport` sends through, for the credentials' own observed transport.
+    http: Arc<dyn HttpClient>,
+    exchange_observer: Option<ExchangeObserver>,
     credentials: Mutex<HashMap<Identity, Arc<dyn TokenCredential>>>,
     clients: Mutex<HashMap<VaultAccess, Arc<Clients>>>,
 }
@@ -67,16 +76,25 @@ impl AzureVault {
     /// Builds the provider; `kube` mints ServiceAccount tokens.
     pub fn new(kube: kube::Client, options: AzureOptions) -> Result<Self, TransportError> {
         let http = transport::http_client(options.extra_ca_pem.as_deref(), options.loopback_hosts)?;
+        let http: Arc<dyn HttpClient> = Arc::new(transport::BoundedBodies::new(
+            Arc::new(http),
+            transport::MAX_RESPONSE_BYTES,
+        ));
         Ok(AzureVault {
             kube,
             options,
-            transport: Transport::new(Arc::new(transport::BoundedBodies::new(
-                Arc::new(http),
-                transport::MAX_RESPONSE_BYTES,
-            ))),
+            transport: Transport::new(http.clone()),
+            http,
+            exchange_observer: None,
             credentials: Mutex::default(),
             clients: Mutex::default(),
         })
+    }
+
+    /// Calls `observer(outcome)` after every token exchange sent to Entra ID.
+    pub fn with_exchange_observer(mut self, observer: ExchangeObserver) -> Self {
+        self.exchange_observer = Some(observer);
+        self
     }
 
     fn client_options(&self) -> ClientOptions {
@@ -105,18 +123,23 @@ impl AzureVault {
             namespace: identity.namespace.clone(),
             service_account: identity.service_account.clone(),
         };
+        let mut client_options = self.client_options();
+        if let Some(observer) = &self.exchange_observer {
+            let observed = exchanges::ObservedExchanges::new(self.http.clone(), observer.clone());
+            client_options.transport = Some(Transport::new(Arc::new(observed)));
+        }
         let credential = ClientAssertionCredential::new(
             identity.tenant_id.clone(),
             identity.client_id.clone(),
             assertion,
-            Some(ClientAssertionCredentialOptions {
-                client_options: self.client_options(),
-            }),
+            Some(ClientAssertionCredentialOptions { client_options }),
         )
         .map_err(|e| VaultError::Authentication {
             detail: format!("failed to build the workload identity credential: {e}"),
         })?;
         let credential: Arc<dyn TokenCredential> = credential;
+        let credential: Arc<dyn TokenCredential> =
+            Arc::new(last_good::LastGoodToken::new(credential));
         credentials.insert(identity.clone(), credential.clone());
         Ok(credential)
     }
@@ -137,9 +160,15 @@ impl AzureVault {
             verify_challenge_resource: verify,
             ..Default::default()
         };
+        let mut key_options = KeyClientOptions {
+            client_options: self.client_options(),
+            verify_challenge_resource: verify,
+            ..Default::default()
+        };
         if let Some(version) = &self.options.api_version {
             secret_options.api_version = version.clone();
             certificate_options.api_version = version.clone();
+            key_options.api_version = version.clone();
         }
         let invalid = |e: azure_core::Error| VaultError::Invalid {
             detail: format!("failed to create a client for {}: {e}", access.vault_url),
@@ -147,12 +176,18 @@ impl AzureVault {
         let secrets =
             SecretClient::new(&access.vault_url, credential.clone(), Some(secret_options))
                 .map_err(invalid)?;
-        let certificates =
-            CertificateClient::new(&access.vault_url, credential, Some(certificate_options))
-                .map_err(invalid)?;
+        let certificates = CertificateClient::new(
+            &access.vault_url,
+            credential.clone(),
+            Some(certificate_options),
+        )
+        .map_err(invalid)?;
+        let keys =
+            KeyClient::new(&access.vault_url, credential, Some(key_options)).map_err(invalid)?;
         let clients = Arc::new(Clients {
             secrets: Arc::new(secrets),
             certificates: Arc::new(certificates),
+            keys: Arc::new(keys),
         });
         self.clients
             .lock()
@@ -160,6 +195,31 @@ impl AzureVault {
             .insert(access.clone(), clients.clone());
         Ok(clients)
     }
+}
+
+/// Follows every page of a listing, refusing one that runs past [`MAX_LISTING_PAGES`] pages or
+/// [`MAX_LISTED_ITEMS`] items instead of following it forever.
+async fn all_pages<T>(
+    mut pages: impl futures::Stream<Item = azure_core::Result<Vec<T>>> + Unpin,
+    vault_url: &str,
+    what: &str,
+) -> Result<Vec<T>, VaultError> {
+    let classify_list = |e: azure_core::Error| classify(&e, vault_url);
+    let mut items = Vec::new();
+    let mut count = 0usize;
+    while let Some(page) = pages.try_next().await.map_err(classify_list)? {
+        count += 1;
+        items.extend(page);
+        if count > MAX_LISTING_PAGES || items.len() > MAX_LISTED_ITEMS {
+            return Err(VaultError::TooLarge {
+                detail: format!(
+                    "the {what} listing runs past {MAX_LISTING_PAGES} pages or \
+                     {MAX_LISTED_ITEMS} items; refusing the rest"
+                ),
+            });
+        }
+    }
+    Ok(items)
 }
 
 /// `https://v.vault.azure.net/secrets/NAME/VERSION` → (`NAME`, `VERSION`).
@@ -182,27 +242,13 @@ impl VaultProvider for AzureVault {
     ) -> Result<Vec<SecretProperties>, VaultError> {
         let clients = self.clients(access)?;
         let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
-        let mut pages = clients
+        let pages = clients
             .secrets
             .list_secret_properties(None)
             .map_err(classify_list)?
-            .into_pages();
-        let mut items = Vec::new();
-        let mut count = 0usize;
-        // A vault that keeps answering with a next link (or huge pages) is refused, not followed
-        // forever.
-        while let Some(page) = pages.try_next().await.map_err(classify_list)? {
-            count += 1;
-            items.extend(page.into_model().map_err(classify_list)?.value);
-            if count > MAX_LISTING_PAGES || items.len() > MAX_LISTED_SECRETS {
-                return Err(VaultError::TooLarge {
-                    detail: format!(
-                        "the secret listing runs past {MAX_LISTING_PAGES} pages or \
-                         {MAX_LISTED_SECRETS} secrets; refusing the rest"
-                    ),
-                });
-            }
-        }
+            .into_pages()
+            .map(|page| page.and_then(|p| p.into_model()).map(|m| m.value));
+        let items = all_pages(pages, &access.vault_url, "secret").await?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -214,6 +260,32 @@ impl VaultProvider for AzureVault {
                     tags: item.tags.unwrap_or_default().into_iter().collect(),
                     content_type: item.content_type,
                     managed: item.managed.unwrap_or(false),
+                }
+            })
+            .collect())
+    }
+
+    async fn list_certificates(
+        &self,
+        access: &VaultAccess,
+    ) -> Result<Vec<CertificateProperties>, VaultError> {
+        let clients = self.clients(access)?;
+        let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
+        let pages = clients
+            .certificates
+            .list_certificate_properties(None)
+            .map_err(classify_list)?
+            .into_pages()
+            .map(|page| page.and_then(|p| p.into_model()).map(|m| m.value));
+        let items = all_pages(pages, &access.vault_url, "certificate").await?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let attributes = item.attributes.unwrap_or_default();
+                CertificateProperties {
+                    name: name_and_version(item.id.as_deref().unwrap_or_default()).0,
+                    enabled: attributes.enabled.unwrap_or(true),
+                    updated: attributes.updated.map(|t| t.unix_timestamp()),
                 }
             })
             .collect())
@@ -291,6 +363,44 @@ impl VaultProvider for AzureVault {
             secret_name,
             secret_version,
             enabled: attributes.enabled.unwrap_or(true),
+            updated: attributes.updated.map(|t| t.unix_timestamp()),
+        })
+    }
+
+    async fn get_key(
+        &self,
+        access: &VaultAccess,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<KeyBundle, VaultError> {
+        let clients = self.clients(access)?;
+        let options = azure_security_keyvault_keys::models::KeyClientGetKeyOptions {
+            key_version: version.map(str::to_string),
+            ..Default::default()
+        };
+        let response = clients
+            .keys
+            .get_key(name, Some(options))
+            .await
+            .map_err(|e| classify(&e, &access.vault_url))?;
+        let key = response
+            .into_model()
+            .map_err(|e| classify(&e, &access.vault_url))?;
+        let attributes = key.attributes.unwrap_or_default();
+        if attributes.enabled == Some(false) {
+            return Err(VaultError::Disabled);
+        }
+        let jwk = key.key.unwrap_or_default();
+        let (found_name, found_version) = name_and_version(jwk.kid.as_deref().unwrap_or_default());
+        Ok(KeyBundle {
+            name: if found_name.is_empty() {
+                name.to_string()
+            } else {
+                found_name
+            },
+            version: found_version,
+            id: jwk.kid.clone(),
+            key: keys::public_key(jwk),
             updated: attributes.updated.map(|t| t.unix_timestamp()),
         })
     }

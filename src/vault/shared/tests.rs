@@ -50,29 +50,18 @@ async fn identical_reads_in_flight_are_made_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn one_listing_serves_an_identity_for_the_window_only() {
-    let (fake, vault) = shared(SharingOptions {
-        listing_ttl: Duration::from_secs(5),
-        ..SharingOptions::default()
-    });
-    vault.list_secrets(&access("c")).await.unwrap();
-    assert!(vault.has_fresh_listing(&access("c")));
-    vault.list_secrets(&access("c")).await.unwrap();
-    assert_eq!(fake.calls("list"), 1);
-    vault.list_secrets(&access("other")).await.unwrap();
+async fn listings_in_flight_are_shared_by_one_identity_only() {
+    let (fake, vault) = shared(SharingOptions::default());
+    fake.set_delay(Duration::from_millis(200));
+    let (reader, another) = (access("c"), access("other"));
+    let same = (0..3).map(|_| vault.list_secrets(&reader));
+    let other = vault.list_secrets(&another);
+    let (same, other) = futures::join!(futures::future::join_all(same), other);
+    assert!(same.iter().all(Result::is_ok) && other.is_ok());
     assert_eq!(
         fake.calls("list"),
         2,
-        "another identity never shares a listing"
-    );
-    tokio::time::advance(Duration::from_secs(6)).await;
-    assert!(!vault.has_fresh_listing(&access("c")));
-    vault.list_secrets(&access("c")).await.unwrap();
-    assert_eq!(fake.calls("list"), 3);
-    assert_eq!(
-        vault.listings.lock().unwrap().len(),
-        1,
-        "the expired listing of the other identity is gone"
+        "one listing per identity: another identity never shares one"
     );
 }
 
@@ -171,4 +160,38 @@ async fn demand_beyond_the_budget_is_deferred_not_queued_for_long() {
         .count();
     assert!(deferred >= 1, "{answers:?}");
     assert_eq!(fake.calls("secret"), 4 - deferred);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_page_of_a_listing_counts_against_the_budget() {
+    let fake = Arc::new(FakeVault::default());
+    for i in 0..60 {
+        fake.put_secret(&format!("s{i}"), "v1", "value");
+    }
+    let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = pages.clone();
+    let vault = SharedVault::new(
+        fake,
+        SharingOptions {
+            requests_per_second: 10.0,
+            burst: 3.0,
+            ..SharingOptions::default()
+        },
+    )
+    .with_observer(Arc::new(move |operation, _| {
+        if operation == "ListSecrets" {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }));
+    let reader = access("c");
+    assert_eq!(vault.list_secrets(&reader).await.unwrap().len(), 60);
+    assert_eq!(
+        pages.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "60 secrets: 3 pages"
+    );
+    // Burst 3, all three taken by the listing's pages: the next request waits for a token.
+    let started = Instant::now();
+    vault.get_secret(&reader, "s1", None).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
 }

@@ -2,11 +2,14 @@
 //! move the clock and read counters. The HTTP control surface ([`http`]) calls the same methods.
 
 pub(crate) mod http;
+mod keys;
 pub mod seed;
 mod types;
 
 use crate::counters::Counters;
 pub use crate::directory::Permission;
+use crate::events::payload::{ObjectType, VaultEvent};
+use crate::events::spec::{EventSubscription, SubscriptionStatus};
 use crate::faults::Fault;
 use crate::state::{State, Vault};
 use crate::store::certs::{self, ImportInput, Source};
@@ -131,9 +134,22 @@ impl Control {
             nbf: opts.nbf,
             exp: opts.exp,
         };
-        self.with_vault(vault, |d, now| {
-            d.set_secret(name, value.to_owned(), meta, now)
-        })
+        let v = self.vault(vault)?;
+        let now = self.state.clock.now();
+        let mut data = v.write();
+        let version = data.set_secret(name, value.to_owned(), meta, now)?;
+        let (e, s) = data.find_secret(name, Some(&version))?;
+        self.state.events.publish(VaultEvent::new_version(
+            &v.name,
+            &self.state.vault_base(&v.name),
+            ObjectType::Secret,
+            &e.name,
+            &version,
+            s.meta.nbf,
+            s.meta.exp,
+            now,
+        ));
+        Ok(version)
     }
 
     /// Enables or disables a version (the latest when `version` is `None`).
@@ -190,7 +206,22 @@ impl Control {
             tags: BTreeMap::new(),
             preserve_order: cert.preserve_order,
         };
-        self.with_vault(vault, |d, now| certs::import(d, name, input, now))
+        let v = self.vault(vault)?;
+        let now = self.state.clock.now();
+        let mut data = v.write();
+        let version = certs::import(&mut data, name, input, now)?;
+        let (e, c) = data.find_cert(name, Some(&version))?;
+        self.state.events.publish(VaultEvent::new_version(
+            &v.name,
+            &self.state.vault_base(&v.name),
+            ObjectType::Certificate,
+            &e.name,
+            &version,
+            Some(c.nbf),
+            Some(c.exp),
+            now,
+        ));
+        Ok(version)
     }
 
     /// Fault injection: replaces the value of the latest certificate version's backing secret
@@ -220,7 +251,52 @@ impl Control {
 
     /// Moves the emulator clock; returns the total offset in seconds.
     pub fn advance_clock(&self, secs: i64) -> i64 {
-        self.state.clock.advance(secs)
+        let offset = self.state.clock.advance(secs);
+        // Expiry thresholds the jump crossed fire now rather than at the next periodic scan.
+        self.state.events.clock_moved();
+        offset
+    }
+
+    /// Subscribes a webhook to a vault's Event Grid events; returns the subscription id. The
+    /// validation handshake runs in the background: the subscription delivers only once
+    /// [`Control::event_subscription`] reports it `Active`.
+    pub fn subscribe_events(
+        &self,
+        subscription: EventSubscription,
+    ) -> Result<String, ControlError> {
+        self.vault(&subscription.vault)?;
+        self.state.events.subscribe(subscription)
+    }
+
+    /// Deletes a subscription; returns whether it existed.
+    pub fn unsubscribe_events(&self, id: &str) -> bool {
+        self.state.events.unsubscribe(id)
+    }
+
+    /// A subscription's state, counters and delivery log.
+    pub fn event_subscription(&self, id: &str) -> Option<SubscriptionStatus> {
+        self.state.events.status(id)
+    }
+
+    /// Fault injection: deliver every event `extra_copies` more times (same event id), as Event
+    /// Grid's at-least-once delivery may.
+    pub fn set_event_duplicates(&self, id: &str, extra_copies: u32) -> Result<(), ControlError> {
+        let sub = self
+            .state
+            .events
+            .get(id)
+            .ok_or_else(|| ControlError::NotFound(format!("event subscription {id}")))?;
+        sub.set_duplicates(extra_copies);
+        Ok(())
+    }
+
+    /// The manual validation of an Event Grid schema subscription (a GET of its
+    /// `validationUrl`); true when the code matched within 5 minutes of the handshake.
+    pub fn validate_event_subscription(&self, id: &str, code: &str) -> bool {
+        self.state
+            .events
+            .get(id)
+            .is_some_and(|s| s.validate_manually(code))
     }
 
     /// The emulator's current time (Unix seconds).
@@ -231,6 +307,20 @@ impl Control {
     /// Adds a fault to a vault's data plane (replacing one of the same kind).
     pub fn set_fault(&self, vault: &str, fault: Fault) {
         self.state.faults.set(vault, fault);
+    }
+
+    /// Makes the Entra token endpoint answer 503 `temporarily_unavailable` (or serve again).
+    pub fn set_entra_unavailable(&self, unavailable: bool) {
+        self.state
+            .entra_unavailable
+            .store(unavailable, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets the lifetime (`expires_in`, seconds) of the access tokens issued from now on.
+    pub fn set_token_lifetime(&self, secs: i64) {
+        self.state
+            .token_lifetime
+            .store(secs, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Removes all faults of a vault.

@@ -89,3 +89,12 @@ fn openid_document(state: &State, tenant: &str) -> Response {
         }),
     )
 }
+
+/// The JWKS of a known tenant (or alias); unknown tenants get AADSTS90002.
+pub(crate) fn keys(state: &State, tenant: &str, jwks: &serde_json::Value) -> Response {
+    let known = TENANT_ALIASES.contains(&tenant) || state.dir().tenants.contains(tenant);
+    if !known {
+        return Refusal::unknown_tenant("invalid_tenant", tenant).into_response(state);
+    }
+    json(200, jwks)
+}

@@ -10,21 +10,32 @@ use crate::state::State;
 use crate::urlenc;
 use axum::response::Response;
 use serde_json::json;
+use std::sync::atomic::Ordering;
 
-/// Lifetime of issued access tokens, as Entra reports it.
-const TOKEN_TTL: i64 = 3599;
+/// Lifetime of issued access tokens, as Entra reports it, unless a test sets another.
+pub(crate) const DEFAULT_TOKEN_LIFETIME: i64 = 3599;
 
 /// Handles a token request; counts it as operation "Token".
 pub(crate) fn token(state: &State, tenant: &str, body: &[u8]) -> Response {
     let form = urlenc::pairs(&String::from_utf8_lossy(body));
     let client_id = urlenc::get(&form, "client_id").unwrap_or("").to_owned();
-    let resp = match exchange(state, tenant, &form) {
-        Ok(token) => json(
-            200,
-            &json!({"token_type": "Bearer", "expires_in": TOKEN_TTL,
-                "ext_expires_in": TOKEN_TTL, "access_token": token}),
-        ),
-        Err(r) => r.into_response(state),
+    let lifetime = state.token_lifetime.load(Ordering::Relaxed);
+    let resp = if state.entra_unavailable.load(Ordering::Relaxed) {
+        json(
+            503,
+            &json!({"error": "temporarily_unavailable",
+                "error_description": "AADSTS90033: A transient error has occurred. Please try again.",
+                "error_codes": [90033]}),
+        )
+    } else {
+        match exchange(state, tenant, &form, lifetime) {
+            Ok(token) => json(
+                200,
+                &json!({"token_type": "Bearer", "expires_in": lifetime,
+                    "ext_expires_in": lifetime, "access_token": token}),
+            ),
+            Err(r) => r.into_response(state),
+        }
     };
     state.count("", "Token", &client_id, resp.status().as_u16());
     resp
@@ -54,7 +65,12 @@ impl<'a> TokenRequest<'a> {
     }
 }
 
-fn exchange(state: &State, tenant: &str, form: &[(String, String)]) -> Result<String, Refusal> {
+fn exchange(
+    state: &State,
+    tenant: &str,
+    form: &[(String, String)],
+    lifetime: i64,
+) -> Result<String, Refusal> {
     let now = state.clock.now();
     if !state.dir().tenants.contains(tenant) {
         return Err(Refusal::unknown_tenant("invalid_request", tenant));
@@ -78,7 +94,8 @@ fn exchange(state: &State, tenant: &str, form: &[(String, String)]) -> Result<St
         param("client_assertion_type").ok_or_else(|| Refusal::missing("client_assertion_type"))?;
     let jwt = assertion::parse(presented, atype)?;
     assertion::verify(&state.dir(), req.client_id, &jwt, now)?;
-    Ok(issue(state, tenant, req.client_id, resource, now))
+    let valid = (now, now + lifetime);
+    Ok(issue(state, tenant, req.client_id, resource, valid))
 }
 
 fn check_app(state: &State, tenant: &str, client_id: &str) -> Result<(), Refusal> {
@@ -94,12 +111,18 @@ fn check_app(state: &State, tenant: &str, client_id: &str) -> Result<(), Refusal
     ))
 }
 
-/// Signs the access token for `resource`.
-fn issue(state: &State, tenant: &str, client_id: &str, resource: &str, now: i64) -> String {
+/// Signs the access token for `resource`, valid from `now` until `exp`.
+fn issue(
+    state: &State,
+    tenant: &str,
+    client_id: &str,
+    resource: &str,
+    (now, exp): (i64, i64),
+) -> String {
     let oid = object_id(tenant, client_id);
     let claims = json!({
         "aud": resource, "iss": format!("{}/{tenant}/v2.0", state.authority()),
-        "iat": now, "nbf": now, "exp": now + TOKEN_TTL,
+        "iat": now, "nbf": now, "exp": exp,
         "tid": tenant, "appid": client_id, "azp": client_id, "oid": oid, "sub": oid,
         "ver": "2.0", "uti": new_version(),
     });

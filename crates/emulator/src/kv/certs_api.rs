@@ -4,6 +4,7 @@
 use super::secrets_api::{AttributesIn, parse_body};
 use super::{Ctx, render};
 use crate::errors::json;
+use crate::events::payload::{ObjectType, VaultEvent};
 use crate::store::StoreError;
 use crate::store::certs::{self, ImportInput, Source};
 use crate::store::validate;
@@ -75,6 +76,16 @@ pub(crate) fn import(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> 
     let mut data = ctx.vault.write();
     let version = certs::import(&mut data, name, input, ctx.now)?;
     let (e, c) = data.find_cert(name, Some(&version))?;
+    ctx.events.publish(VaultEvent::new_version(
+        &ctx.vault.name,
+        &ctx.base,
+        ObjectType::Certificate,
+        &e.name,
+        &version,
+        Some(c.nbf),
+        Some(c.exp),
+        ctx.now,
+    ));
     Ok(json(200, &render::cert_bundle(&ctx.base, &e.name, c)))
 }
 

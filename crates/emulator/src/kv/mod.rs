@@ -50,6 +50,8 @@ pub(crate) struct Ctx<'a> {
     pub query: Vec<(String, String)>,
     pub body: Bytes,
     pub now: i64,
+    /// Where new versions are announced.
+    pub events: &'a crate::events::EventGrid,
     /// Fault injection: every list page links to a next one.
     pub endless_paging: bool,
 }
@@ -205,6 +207,7 @@ async fn process(
         query,
         body,
         now: state.clock.now(),
+        events: &state.events,
         endless_paging: state.faults.pages_endlessly(&vault.name),
     };
     (dispatch(&ctx, route), id)

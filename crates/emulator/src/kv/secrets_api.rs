@@ -3,6 +3,7 @@
 
 use super::{Ctx, render};
 use crate::errors::json;
+use crate::events::payload::{ObjectType, VaultEvent};
 use crate::store::validate;
 use crate::store::{Kind, SecretMeta, StoreError};
 use axum::response::Response;
@@ -59,6 +60,16 @@ pub(crate) fn set(ctx: &Ctx<'_>, name: &str) -> Result<Response, StoreError> {
     let mut data = ctx.vault.write();
     let version = data.set_secret(name, b.value, meta, ctx.now)?;
     let (e, v) = data.find_secret(name, Some(&version))?;
+    ctx.events.publish(VaultEvent::new_version(
+        &ctx.vault.name,
+        &ctx.base,
+        ObjectType::Secret,
+        &e.name,
+        &version,
+        v.meta.nbf,
+        v.meta.exp,
+        ctx.now,
+    ));
     Ok(json(200, &render::secret_bundle(&ctx.base, &e.name, v)))
 }
 

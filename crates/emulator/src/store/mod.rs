@@ -4,7 +4,7 @@
 //! plane (`kv`) and the control handle both work on it.
 
 pub(crate) mod certs;
-mod crypto;
+pub(crate) mod crypto;
 pub(crate) mod keys;
 pub(crate) mod objects;
 mod pem;

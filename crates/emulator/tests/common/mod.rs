@@ -2,6 +2,8 @@
 //! roles, plus SDK and raw HTTP clients wired to it (CA trusted, hosts resolved to 127.0.0.1).
 #![allow(dead_code)]
 
+pub mod webhook;
+
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{

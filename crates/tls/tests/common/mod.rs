@@ -146,6 +146,13 @@ pub fn self_signed(alg: Alg) -> (Cert, String) {
     (cert(c), k.serialize_pem())
 }
 
+/// A self-signed CA certificate with its own key (a private root held in the vault).
+pub fn self_signed_ca(alg: Alg) -> (Cert, String) {
+    let k = key(alg);
+    let c = ca_params("Held Root CA").self_signed(&k).unwrap();
+    (cert(c), k.serialize_pem())
+}
+
 /// Concatenates PEM pieces the way Key Vault does (newline separated).
 pub fn pem_join(parts: &[&str]) -> String {
     parts

@@ -1,5 +1,6 @@
 //! The HTTP control surface under `/_emulator/` on the login host, mirroring [`crate::Control`].
 
+mod events;
 mod objects;
 mod reply;
 
@@ -48,8 +49,25 @@ pub(crate) fn router(control: Control, ca_pem: &str) -> Router {
             "/_emulator/vaults/{vault}/faults",
             post(set_fault).delete(clear_faults),
         )
+        .route(
+            "/_emulator/eventgrid/subscriptions",
+            post(events::subscribe),
+        )
+        .route(
+            "/_emulator/eventgrid/subscriptions/{id}",
+            get(events::status).delete(events::unsubscribe),
+        )
+        .route(
+            "/_emulator/eventgrid/subscriptions/{id}/duplicates",
+            post(events::duplicates),
+        )
+        .route(
+            "/_emulator/eventgrid/subscriptions/{id}/validate",
+            get(events::validate),
+        )
         .route("/_emulator/counters", get(counters).delete(reset_counters))
         .route("/_emulator/clock", post(clock))
+        .route("/_emulator/entra", post(entra))
         .route("/_emulator/challenge", post(challenge))
         .route("/_emulator/test-issuer/token", post(mint))
         .route("/_emulator/test-issuer/enable", post(enable_test_issuer))
@@ -116,6 +134,25 @@ async fn role(AxState(a): AxState<Api>, body: Bytes) -> Response {
 async fn revoke(AxState(a): AxState<Api>, body: Bytes) -> Response {
     done(parse::<RoleSpec>(&body).map(|r| {
         a.control.revoke_roles(&r.client_id, &r.vault);
+        ok()
+    }))
+}
+
+/// Entra's availability and token lifetime; absent fields are left as they are.
+#[derive(Deserialize)]
+struct EntraIn {
+    unavailable: Option<bool>,
+    token_lifetime_secs: Option<i64>,
+}
+
+async fn entra(AxState(a): AxState<Api>, body: Bytes) -> Response {
+    done(parse::<EntraIn>(&body).map(|e| {
+        if let Some(unavailable) = e.unavailable {
+            a.control.set_entra_unavailable(unavailable);
+        }
+        if let Some(secs) = e.token_lifetime_secs {
+            a.control.set_token_lifetime(secs);
+        }
         ok()
     }))
 }

@@ -1,0 +1,299 @@
+//! What the benchmarks share: a private control plane with the CRDs, the vault emulator with a
+//! secret vault and a certificate vault readable by ServiceAccount `bench/app`, and the
+//! operator binary started against them.
+#![allow(dead_code)] // Each benchmark uses part of it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{ListParams, ObjectMeta, PostParams};
+use kube::{Api, Client};
+use vaultsync::crd::Synced;
+use vaultsync_emulator::{Control, Emulator, EmulatorConfig, Permission};
+use vaultsync_testenv::{ControlPlane, ControlPlaneOptions, Watchdog, guard_pid};
+
+/// The namespace the resources live in.
+pub const NAMESPACE: &str = "bench";
+/// The vault holding the secrets.
+pub const SECRET_VAULT: &str = "bench";
+/// The vault holding the certificates.
+pub const CERT_VAULT: &str = "benchcerts";
+const TENANT: &str = "bench-tenant";
+const CLIENT_ID: &str = "bench-client";
+
+/// `name` from the environment, else `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A `/proc/<pid>/status` figure in KiB (`VmRSS:`, `VmHWM:`).
+pub fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The control plane, the emulator and the bench namespace.
+pub struct Bench {
+    plane: ControlPlane,
+    emulator: Emulator,
+    client: Client,
+    dir: PathBuf,
+}
+
+impl Bench {
+    /// Starts everything and waits until the CRDs are served.
+    pub async fn start() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let plane = ControlPlane::start(ControlPlaneOptions::default())
+            .await
+            .expect("control plane");
+        let client = plane.client().await.unwrap();
+        let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/vaultsync.yaml");
+        let applied = plane
+            .kubectl()
+            .args(["apply", "-f", crds])
+            .status()
+            .unwrap();
+        assert!(applied.success());
+        let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let control = emulator.control();
+        control
+            .trust_issuer(plane.issuer(), &plane.jwks().await.unwrap())
+            .unwrap();
+        control.register_app(TENANT, CLIENT_ID);
+        control.add_federated_credential(
+            CLIENT_ID,
+            plane.issuer(),
+            &format!("system:serviceaccount:{NAMESPACE}:app"),
+        );
+        for vault in [SECRET_VAULT, CERT_VAULT] {
+            control.create_vault(vault, TENANT);
+            control.assign_role(
+                CLIENT_ID,
+                vault,
+                &[
+                    Permission::SecretsRead,
+                    Permission::CertificatesRead,
+                    Permission::List,
+                ],
+            );
+        }
+        for namespace in [NAMESPACE, "unrelated"] {
+            let ns = Namespace {
+                metadata: ObjectMeta {
+                    name: Some(namespace.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            Api::<Namespace>::all(client.clone())
+                .create(&PostParams::default(), &ns)
+                .await
+                .unwrap();
+        }
+        let sa = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some("app".into()),
+                annotations: Some(BTreeMap::from([(
+                    "azure.workload.identity/client-id".to_string(),
+                    CLIENT_ID.to_string(),
+                )])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<ServiceAccount>::namespaced(client.clone(), NAMESPACE)
+            .create(&PostParams::default(), &sa)
+            .await
+            .unwrap();
+        let served: Api<vaultsync::crd::VaultSecret> = Api::namespaced(client.clone(), NAMESPACE);
+        while served.list(&ListParams::default()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let dir = std::env::temp_dir().join(format!("vaultsync-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), emulator.ca_pem()).unwrap();
+        Bench {
+            plane,
+            emulator,
+            client,
+            dir,
+        }
+    }
+
+    /// A scratch directory for this run.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// An admin client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The emulator's control surface.
+    pub fn control(&self) -> &Control {
+        self.emulator.control()
+    }
+
+    /// The URL of `vault`.
+    pub fn vault_url(&self, vault: &str) -> String {
+        self.emulator.vault_url(vault)
+    }
+
+    /// Starts the operator binary with a per-vault budget of `rps` requests per second.
+    pub fn operator(&self, rps: f64) -> Operator {
+        self.operator_with(rps, &[])
+    }
+
+    /// [`Bench::operator`] with `extra` flags.
+    pub fn operator_with(&self, rps: f64, extra: &[&str]) -> Operator {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let metrics_addr = format!("127.0.0.1:{port}");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("operator.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_vaultsync"))
+            .args(["run", "--kubeconfig"])
+            .arg(self.plane.kubeconfig_path())
+            .args(["--metrics-addr", &metrics_addr, "--tenant-id", TENANT])
+            .args(["--authority-host", &self.emulator.authority_host()])
+            .arg("--extra-ca-file")
+            .arg(self.dir.join("ca.pem"))
+            .args([
+                "--allowed-vault-hosts",
+                ".vault.localhost",
+                "--allow-loopback-hosts",
+            ])
+            .args(["--vault-requests-per-second", &rps.to_string()])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let guard = guard_pid(child.id()).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        Operator {
+            child,
+            metrics_addr,
+            _guard: guard,
+        }
+    }
+
+    /// Waits until `count` resources of kind `K` in the bench namespace are Ready (Synced).
+    pub async fn wait_ready<K>(&self, api: &Api<K>, count: usize, what: &str)
+    where
+        K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let started = Instant::now();
+        while ready_count(api).await < count {
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "{what}: not all Ready in 15 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+async fn ready_count<K>(api: &Api<K>) -> usize
+where
+    K: Synced + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return 0;
+    };
+    list.items
+        .iter()
+        .filter(|v| {
+            v.sync_status().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.reason == "Synced")
+            })
+        })
+        .count()
+}
+
+/// One operator process.
+pub struct Operator {
+    child: Child,
+    metrics_addr: String,
+    _guard: Watchdog,
+}
+
+impl Operator {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops it (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Waits until this process has synced `count` objects (its per-object sync-time series).
+    pub async fn wait_synced(&self, count: usize) {
+        let started = Instant::now();
+        loop {
+            let synced = metrics(&self.metrics_addr)
+                .await
+                .lines()
+                .filter(|l| l.starts_with("vaultsync_last_sync_timestamp_seconds{"))
+                .count();
+            if synced >= count {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "only {synced} of {count} synced again in 15 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// The operator's metrics text ("" while it does not answer).
+async fn metrics(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return String::new();
+    };
+    let request = "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return String::new();
+    }
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body).await;
+    body
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,53 @@
+//! Key fixtures for tests: create a key version and sign with it, as POST /keys/{name}/create
+//! and POST /keys/{name}/{version}/sign do, without an identity.
+
+use super::{Control, ControlError};
+use crate::ids::new_version;
+use crate::store::keys::{self, KeyVersion};
+
+impl Control {
+    /// Creates a key version (`kty` `RSA` or `EC`; `size` for RSA, P-256 for EC), as Key Vault
+    /// generates it; returns the version id.
+    pub fn create_key(
+        &self,
+        vault: &str,
+        name: &str,
+        kty: &str,
+        size: Option<u64>,
+    ) -> Result<String, ControlError> {
+        self.with_vault(vault, |data, now| {
+            data.keys.check_writable(name)?;
+            let material = keys::generate(kty, size, Some("P-256"))?;
+            let version = new_version();
+            data.keys.push(
+                name,
+                KeyVersion {
+                    version: version.clone(),
+                    key_ops: keys::default_ops(&material),
+                    kty: kty.to_owned(),
+                    material,
+                    enabled: true,
+                    created: now,
+                    updated: now,
+                    tags: Default::default(),
+                },
+            );
+            Ok(version)
+        })
+    }
+
+    /// Signs `digest` with the latest version of key `name` (`alg` as Key Vault names it, for
+    /// example `RS256` or `ES256`); returns the raw signature.
+    pub fn sign_digest(
+        &self,
+        vault: &str,
+        name: &str,
+        alg: &str,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, ControlError> {
+        self.with_vault(vault, |data, _| {
+            let (_, version) = data.keys.find(name, None)?;
+            keys::sign(version, alg, digest)
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! What one resource follows in one vault: the names it reads at their latest version, whether
+//! it selects in bulk, and how often it wants the vault checked.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// The objects of one type (secrets or certificates) a resource follows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Follow {
+    /// Names read at their latest version, lowercased (Key Vault names are case-insensitive).
+    /// Pinned versions never change, so they are not followed.
+    pub names: BTreeSet<String>,
+    /// Whether any object may matter (a bulk selector: new objects can start matching).
+    pub everything: bool,
+}
+
+impl Follow {
+    /// Follows these names.
+    pub fn names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Follow {
+            names: names.into_iter().map(str::to_ascii_lowercase).collect(),
+            everything: false,
+        }
+    }
+
+    /// Whether a change to `name` (lowercased) concerns this follower.
+    pub fn covers(&self, name: &str) -> bool {
+        self.everything || self.names.contains(name)
+    }
+
+    /// Whether nothing is followed.
+    pub fn is_empty(&self) -> bool {
+        !self.everything && self.names.is_empty()
+    }
+}
+
+/// What one resource follows in one vault, through one identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interest {
+    /// The resource's refresh interval: its vault is scanned at least this often.
+    pub interval: Duration,
+    /// Secrets followed.
+    pub secrets: Follow,
+    /// Certificates followed.
+    pub certificates: Follow,
+}
+
+impl Interest {
+    /// Whether nothing can change for this resource (everything pinned).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty() && self.certificates.is_empty()
+    }
+}
+
+impl Interest {
+    /// What is followed of `object_type`.
+    pub fn follow(&self, object_type: super::ObjectType) -> &Follow {
+        match object_type {
+            super::ObjectType::Secret => &self.secrets,
+            super::ObjectType::Certificate => &self.certificates,
+        }
+    }
+}

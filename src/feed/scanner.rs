@@ -1,0 +1,204 @@
+//! One scanner: the followers of one vault through one identity, the listings kept for them,
+//! and the task that renews those listings once per scan period.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::shelf::Shelf;
+use super::{Catalogue, Inner, Interest, ObjectType, distinct_names};
+use crate::reconcile::ObjectKey;
+use crate::vault::{CertificateProperties, SecretProperties, VaultAccess};
+
+/// The followers and listings of one (identity, vault). Dropping it stops its task.
+pub struct Scanner {
+    /// What each following resource follows.
+    pub followers: HashMap<ObjectKey, Interest>,
+    /// The latest secret listing.
+    pub secrets: Shelf<SecretProperties>,
+    /// The latest certificate listing.
+    pub certificates: Shelf<CertificateProperties>,
+    /// When the last scan failed (the next waits a period).
+    pub(super) failed_at: Option<Instant>,
+    /// Until when this identity reads secrets one by one: it may not list them.
+    pub(super) secrets_unlisted_until: Option<Instant>,
+    /// The same for certificates.
+    pub(super) certificates_unlisted_until: Option<Instant>,
+    task: AbortHandle,
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the scan task does next.
+enum Next {
+    /// Sleep this long, then ask again.
+    Wait(Duration),
+    /// List these types now.
+    Scan { secrets: bool, certificates: bool },
+}
+
+impl Scanner {
+    /// A scanner for `access` with its task running (on the current tokio runtime).
+    pub fn start(feed: Weak<Inner>, access: VaultAccess) -> Self {
+        let task = tokio::spawn(run(feed, access)).abort_handle();
+        Scanner {
+            followers: HashMap::new(),
+            secrets: Shelf::default(),
+            certificates: Shelf::default(),
+            failed_at: None,
+            secrets_unlisted_until: None,
+            certificates_unlisted_until: None,
+            task,
+        }
+    }
+
+    /// The shortest refresh interval among the followers.
+    pub fn shortest_interval(&self) -> Duration {
+        self.followers
+            .values()
+            .map(|i| i.interval)
+            .min()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+
+    /// Whether a listing of `T` costs less than reading each followed object once, or a bulk
+    /// selector needs it; never while the identity may not list.
+    pub fn worthwhile<T: Catalogue>(&self) -> bool {
+        let unlisted = match T::TYPE {
+            ObjectType::Secret => self.secrets_unlisted_until,
+            ObjectType::Certificate => self.certificates_unlisted_until,
+        };
+        if unlisted.is_some_and(|until| Instant::now() < until) {
+            return false;
+        }
+        let follows = || self.followers.values().map(|i| i.follow(T::TYPE));
+        if follows().any(|f| f.everything) {
+            return true;
+        }
+        let names = distinct_names(follows());
+        names > 0 && T::shelf(self).pages() <= names
+    }
+
+    /// The followers concerned by a change to any of `names`.
+    pub fn followers_of<T: Catalogue>(&self, names: &BTreeSet<String>) -> Vec<ObjectKey> {
+        if names.is_empty() {
+            return Vec::new();
+        }
+        self.followers
+            .iter()
+            .filter(|(_, interest)| {
+                let follow = interest.follow(T::TYPE);
+                follow.everything || names.iter().any(|n| follow.names.contains(n))
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// Remembers a pushed version; a pushed object the listing does not hold may newly match a
+    /// bulk selector, so the listing is made again. Says whether the event is news (a repeated
+    /// delivery of a version already announced is not).
+    pub fn push(&mut self, object_type: ObjectType, name: &str, version: Option<&str>) -> bool {
+        let bulk = self
+            .followers
+            .values()
+            .any(|i| i.follow(object_type).everything);
+        let news = match object_type {
+            ObjectType::Secret => self.secrets.push(name, version),
+            ObjectType::Certificate => self.certificates.push(name, version),
+        };
+        if bulk && !news.listed {
+            match object_type {
+                ObjectType::Secret => self.secrets.discard(),
+                ObjectType::Certificate => self.certificates.discard(),
+            }
+        }
+        !news.repeat
+    }
+
+    /// When each followed type is due for a scan, given the scan `period`.
+    fn next(&self, period: Duration) -> Next {
+        if let Some(failed) = self.failed_at
+            && failed.elapsed() < period
+        {
+            return Next::Wait(period - failed.elapsed());
+        }
+        let remaining =
+            |age: Option<Duration>| age.map_or(Duration::ZERO, |a| period.saturating_sub(a));
+        let secrets = self
+            .worthwhile::<SecretProperties>()
+            .then(|| remaining(self.secrets.age()));
+        let certificates = self
+            .worthwhile::<CertificateProperties>()
+            .then(|| remaining(self.certificates.age()));
+        let now = |r: Option<Duration>| r.is_some_and(|r| r.is_zero());
+        if now(secrets) || now(certificates) {
+            return Next::Scan {
+                secrets: now(secrets),
+                certificates: now(certificates),
+            };
+        }
+        let wait = [secrets, certificates]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(period);
+        // A little spread, so scanners created together do not scan together forever.
+        let spread = wait.mul_f64(rand::random_range(0.0..0.05));
+        Next::Wait(wait + spread)
+    }
+}
+
+impl Inner {
+    /// What the scanner of `access` does next; `None` when it is gone.
+    fn next_scan(&self, access: &VaultAccess) -> Option<Next> {
+        let state = self.lock();
+        let scanner = state.scanners.get(access)?;
+        Some(scanner.next(self.period(&state, scanner)))
+    }
+
+    /// Notes a failed scan on the scanner of `access`.
+    fn scan_failed(&self, access: &VaultAccess) {
+        if let Some(scanner) = self.lock().scanners.get_mut(access) {
+            scanner.failed_at = Some(Instant::now());
+        }
+    }
+}
+
+/// The scan task: renews the listings of `access` once per period until the scanner is gone.
+/// Failures are not reported here: the resources' own refreshes then list, fail, and say so.
+async fn run(feed: Weak<Inner>, access: VaultAccess) {
+    loop {
+        let next = match feed.upgrade() {
+            Some(inner) => inner.next_scan(&access),
+            None => None,
+        };
+        match next {
+            None => return,
+            Some(Next::Wait(wait)) => tokio::time::sleep(wait).await,
+            Some(Next::Scan {
+                secrets,
+                certificates,
+            }) => {
+                let Some(inner) = feed.upgrade() else { return };
+                let mut failed = false;
+                if secrets {
+                    failed |= inner.list::<SecretProperties>(&access).await.is_err();
+                }
+                if certificates {
+                    failed |= inner.list::<CertificateProperties>(&access).await.is_err();
+                }
+                if failed {
+                    tracing::debug!(vault = %access.vault_url, "scan failed; next one in a period");
+                    inner.scan_failed(&access);
+                }
+            }
+        }
+    }
+}
