@@ -18,4 +18,4 @@ cd "$repo_root"
 if [[ -f crates/emulator/tests/python/requirements.txt ]]; then
   python3 -m pip install --quiet --disable-pip-version-check -r crates/emulator/tests/python/requirements.txt
 fi
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

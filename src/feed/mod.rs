@@ -186,6 +186,11 @@ impl ChangeFeed {
         self.inner.lock().woken.remove(key)
     }
 
+    /// Marks `key` woken again: its reconcile was deferred before it could act on the change.
+    pub fn keep_woken(&self, key: &ObjectKey) {
+        self.inner.lock().woken.insert(key.clone());
+    }
+
     /// Scanners running.
     pub fn scanner_count(&self) -> usize {
         self.inner.lock().scanners.len()

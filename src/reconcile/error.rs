@@ -246,9 +246,19 @@ impl SyncError {
             _ => match self.vault_error() {
                 Some(VaultError::Throttled {
                     retry_after: Some(after),
-                }) => Retry::After(*after),
+                })
+                | Some(VaultError::OverBudget { retry_after: after }) => Retry::After(*after),
                 _ => Retry::Backoff,
             },
+        }
+    }
+
+    /// How long to wait when the sync stopped only because this operator's own request budget
+    /// for the vault was spent: nothing failed, so the caller requeues without reporting.
+    pub fn budget_wait(&self) -> Option<Duration> {
+        match self.vault_error() {
+            Some(VaultError::OverBudget { retry_after }) => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -272,6 +282,7 @@ fn vault_reason(kind: VaultErrorKind) -> &'static str {
         VaultErrorKind::Forbidden => reason::FORBIDDEN,
         VaultErrorKind::Authentication => reason::TOKEN_EXCHANGE_FAILED,
         VaultErrorKind::Throttled => reason::THROTTLED,
+        VaultErrorKind::OverBudget => reason::VAULT_BUDGET_EXCEEDED,
         VaultErrorKind::Unavailable => reason::VAULT_UNAVAILABLE,
         VaultErrorKind::Invalid => reason::VAULT_REQUEST_INVALID,
         VaultErrorKind::TooLarge => reason::VAULT_RESPONSE_TOO_LARGE,
@@ -325,5 +336,25 @@ mod tests {
             SyncError::InvalidSpec("x".into()).retry(),
             Retry::WaitForChange
         );
+    }
+
+    #[test]
+    fn only_our_own_spent_budget_is_a_quiet_wait() {
+        let spent = SyncError::ReadSecret {
+            name: "db".into(),
+            source: VaultError::OverBudget {
+                retry_after: Duration::from_secs(3),
+            },
+        };
+        assert_eq!(spent.budget_wait(), Some(Duration::from_secs(3)));
+        let vault_said = SyncError::ReadSecret {
+            name: "db".into(),
+            source: VaultError::Throttled {
+                retry_after: Some(Duration::from_secs(3)),
+            },
+        };
+        assert_eq!(vault_said.budget_wait(), None);
+        assert_eq!(vault_said.reason(), reason::THROTTLED);
+        assert_eq!(SyncError::InvalidSpec("x".into()).budget_wait(), None);
     }
 }

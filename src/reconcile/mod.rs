@@ -56,6 +56,23 @@ fn protected_target<K: Kind>(resource: &K) -> Option<SyncError> {
         .then(|| SyncError::InvalidSpec(format!("target.type {type_} is never written")))
 }
 
+/// The sync stopped before asking the vault because this operator's own budget for it is spent:
+/// not a failure of anything, so the status and its condition stay as they are, a change that
+/// woke the resource stays pending, and the resource comes back when the budget allows.
+fn wait_for_budget(
+    ctx: &Context,
+    key: &ObjectKey,
+    woken: bool,
+    wait: std::time::Duration,
+) -> Action {
+    if woken {
+        ctx.feed.keep_woken(key);
+    }
+    tracing::debug!(namespace = %key.namespace, name = %key.name, ?wait, "vault request budget spent; requeued");
+    let roll = rand::random_range(0.0..=1.0);
+    Action::requeue(requeue::spread(wait, 0.5, roll))
+}
+
 /// Reconciles one resource of kind `K`. Failures are reported through status and Events; the
 /// returned error only covers failing to write that status.
 pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Action, SyncError> {
@@ -84,6 +101,9 @@ pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<A
                 .unwrap_or(Err(SyncError::DeadlineExceeded(deadline)));
             if result.is_err() {
                 steps::restore_after_failure(resource, &ctx, &plan).await;
+            }
+            if let Some(wait) = result.as_ref().err().and_then(SyncError::budget_wait) {
+                return Ok(wait_for_budget(&ctx, &key, woken, wait));
             }
             result
         }

@@ -28,6 +28,13 @@ pub enum VaultError {
         /// The service's Retry-After hint, when present.
         retry_after: Option<Duration>,
     },
+    /// This operator's own request budget for the vault is spent for now: no request was sent.
+    /// Not the vault's doing, so the caller waits quietly rather than reporting a failure.
+    #[error("this operator's request budget for the vault is spent (retry after {retry_after:?})")]
+    OverBudget {
+        /// When the budget allows a request again.
+        retry_after: Duration,
+    },
     /// The vault or the network failed (5xx, connection refused, timeout, TLS).
     #[error("the vault is unavailable: {detail}")]
     Unavailable {
@@ -61,6 +68,8 @@ pub enum VaultErrorKind {
     Authentication,
     /// See [`VaultError::Throttled`].
     Throttled,
+    /// See [`VaultError::OverBudget`].
+    OverBudget,
     /// See [`VaultError::Unavailable`].
     Unavailable,
     /// See [`VaultError::Invalid`].
@@ -78,6 +87,7 @@ impl VaultError {
             VaultError::Forbidden { .. } => VaultErrorKind::Forbidden,
             VaultError::Authentication { .. } => VaultErrorKind::Authentication,
             VaultError::Throttled { .. } => VaultErrorKind::Throttled,
+            VaultError::OverBudget { .. } => VaultErrorKind::OverBudget,
             VaultError::Unavailable { .. } => VaultErrorKind::Unavailable,
             VaultError::Invalid { .. } => VaultErrorKind::Invalid,
             VaultError::TooLarge { .. } => VaultErrorKind::TooLarge,
@@ -94,6 +104,7 @@ impl VaultErrorKind {
             VaultErrorKind::Forbidden => "forbidden",
             VaultErrorKind::Authentication => "authentication_failed",
             VaultErrorKind::Throttled => "throttled",
+            VaultErrorKind::OverBudget => "over_budget",
             VaultErrorKind::Unavailable => "unavailable",
             VaultErrorKind::Invalid => "invalid",
             VaultErrorKind::TooLarge => "too_large",

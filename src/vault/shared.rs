@@ -254,8 +254,8 @@ impl SharedVault {
                     });
                 }
                 Permit::Wait(wait) if waited + wait > MAX_BUDGET_WAIT => {
-                    return Err(VaultError::Throttled {
-                        retry_after: Some(wait.max(Duration::from_secs(1))),
+                    return Err(VaultError::OverBudget {
+                        retry_after: wait.max(Duration::from_secs(1)),
                     });
                 }
                 Permit::Wait(wait) => {
