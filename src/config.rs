@@ -94,8 +94,10 @@ pub struct RunConfig {
     /// Reconciles run at once.
     #[arg(long, env = "VAULTSYNC_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
-    /// Reconciles of one namespace run at once (both kinds together), so that one tenant's slow vault
-    /// cannot occupy every worker.
+    /// Reconciles of one namespace that may always run at once (both kinds together); beyond it
+    /// a namespace borrows idle workers while this many stay free for the others, and a
+    /// namespace whose reconciles turn slow keeps to it, so one tenant's slow vault cannot
+    /// occupy every worker.
     #[arg(long, env = "VAULTSYNC_NAMESPACE_CONCURRENCY", default_value_t = 4)]
     pub namespace_concurrency: u16,
     /// Longest a sync may take (vault reads and the Secret write) before it is abandoned and

@@ -111,6 +111,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
             vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
             reconcile_timeout: config.reconcile_timeout,
             namespace_concurrency: usize::from(config.namespace_concurrency),
+            concurrency: usize::from(config.concurrency),
             feed: FeedOptions {
                 push_stretch: config.push.poll_stretch.max(1),
             },

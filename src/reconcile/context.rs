@@ -25,8 +25,10 @@ pub struct Settings {
     pub vault_hosts: HostPolicy,
     /// Longest a due sync may take before it is abandoned (and retried with backoff).
     pub reconcile_timeout: std::time::Duration,
-    /// Reconciles of one namespace run at once.
+    /// Reconciles of one namespace that may always run at once (its share).
     pub namespace_concurrency: usize,
+    /// Reconciles of one kind run at once; a namespace may borrow idle ones beyond its share.
+    pub concurrency: usize,
     /// The change feed's settings.
     pub feed: FeedOptions,
     /// The key content hashes are computed under.
@@ -70,7 +72,7 @@ impl Context {
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
-        let namespace_concurrency = settings.namespace_concurrency;
+        let slots = NamespaceSlots::new(settings.namespace_concurrency, settings.concurrency);
         let feed = ChangeFeed::new(vault.clone(), settings.feed.clone(), metrics.clone());
         Context {
             client,
@@ -82,7 +84,7 @@ impl Context {
             settings,
             schedule: Schedule::default(),
             clock: Arc::new(SystemClock),
-            slots: NamespaceSlots::new(namespace_concurrency),
+            slots,
             identities: IdentityCache::default(),
         }
     }
