@@ -383,6 +383,7 @@ impl Inner {
             // failure backoff, though nothing changed for most of them. Wake them all once, so
             // that all recover within a scan period of the vault's return.
             let recovered = scanner.failed_at.take().is_some();
+            scanner.failed_scans = 0;
             let changed = T::shelf_mut(scanner).store(started, items.clone());
             let woken = if recovered {
                 scanner.followers.keys().cloned().collect()

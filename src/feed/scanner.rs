@@ -21,8 +21,10 @@ pub struct Scanner {
     pub secrets: Shelf<SecretProperties>,
     /// The latest certificate listing.
     pub certificates: Shelf<CertificateProperties>,
-    /// When the last scan failed (the next waits a period).
+    /// When the last scan failed.
     pub(super) failed_at: Option<Instant>,
+    /// Scans failed in a row (the next comes sooner than a period: see [`retry_after_failure`]).
+    pub(super) failed_scans: u32,
     /// Until when this identity reads secrets one by one: it may not list them.
     pub(super) secrets_unlisted_until: Option<Instant>,
     /// The same for certificates.
@@ -53,6 +55,7 @@ impl Scanner {
             secrets: Shelf::default(),
             certificates: Shelf::default(),
             failed_at: None,
+            failed_scans: 0,
             secrets_unlisted_until: None,
             certificates_unlisted_until: None,
             task,
@@ -124,10 +127,11 @@ impl Scanner {
 
     /// When each followed type is due for a scan, given the scan `period`.
     fn next(&self, period: Duration) -> Next {
-        if let Some(failed) = self.failed_at
-            && failed.elapsed() < period
-        {
-            return Next::Wait(period - failed.elapsed());
+        if let Some(failed) = self.failed_at {
+            let retry = retry_after_failure(self.failed_scans, period);
+            if failed.elapsed() < retry {
+                return Next::Wait(retry - failed.elapsed());
+            }
         }
         let remaining =
             |age: Option<Duration>| age.map_or(Duration::ZERO, |a| period.saturating_sub(a));
@@ -155,6 +159,20 @@ impl Scanner {
     }
 }
 
+/// First retry of a failed scan.
+const FAILED_SCAN_RETRY: Duration = Duration::from_secs(2);
+
+/// How long after its `failures`-th failure in a row a scan is tried again: soon at first, then
+/// doubling up to a sixth of the scan `period`. The first scan that succeeds wakes every
+/// follower, so after an outage all resources recover within a fraction of their interval
+/// instead of one whole interval after the vault's return, at the cost of one listing request
+/// per retry for each (identity, vault).
+pub(super) fn retry_after_failure(failures: u32, period: Duration) -> Duration {
+    let doubled =
+        FAILED_SCAN_RETRY.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)));
+    doubled.min(period / 6).max(FAILED_SCAN_RETRY.min(period))
+}
+
 impl Inner {
     /// What the scanner of `access` does next; `None` when it is gone.
     fn next_scan(&self, access: &VaultAccess) -> Option<Next> {
@@ -167,6 +185,7 @@ impl Inner {
     fn scan_failed(&self, access: &VaultAccess) {
         if let Some(scanner) = self.lock().scanners.get_mut(access) {
             scanner.failed_at = Some(Instant::now());
+            scanner.failed_scans = scanner.failed_scans.saturating_add(1);
         }
     }
 }
@@ -195,7 +214,7 @@ async fn run(feed: Weak<Inner>, access: VaultAccess) {
                     failed |= inner.list::<CertificateProperties>(&access).await.is_err();
                 }
                 if failed {
-                    tracing::debug!(vault = %access.vault_url, "scan failed; next one in a period");
+                    tracing::debug!(vault = %access.vault_url, "scan failed; retrying soon");
                     inner.scan_failed(&access);
                 }
             }

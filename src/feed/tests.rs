@@ -260,18 +260,19 @@ async fn the_first_scan_after_failed_ones_wakes_every_follower() {
     fake.fail_next([VaultError::Unavailable {
         detail: "503".into(),
     }]);
-    tokio::time::sleep(Duration::from_secs(70)).await;
+    // The scan due at 60 s fails; its retry comes 2 s later, not a period later.
+    tokio::time::sleep(Duration::from_secs(61)).await;
     assert!(
         woken.lock().unwrap().is_empty(),
         "a failed scan wakes no one"
     );
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let mut all = woken.lock().unwrap().clone();
     all.sort();
     assert_eq!(
         all,
         ["a", "b"],
-        "the vault is back: nothing changed, all are woken"
+        "the vault is back: nothing changed, all are woken, well within a period"
     );
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(woken.lock().unwrap().len(), 2, "only once");
@@ -300,4 +301,17 @@ async fn an_identity_that_may_not_list_reads_one_by_one() {
             .is_none()
     );
     assert_eq!(fake.calls("list"), 1, "not asked again for a while");
+}
+
+#[test]
+fn failed_scans_are_retried_soon_then_less_often_within_a_fraction_of_the_period() {
+    let minute = Duration::from_secs(60);
+    let retries: Vec<u64> = (1..=5)
+        .map(|n| scanner::retry_after_failure(n, minute).as_secs())
+        .collect();
+    assert_eq!(retries, [2, 4, 8, 10, 10]);
+    let hour = Duration::from_secs(3600);
+    assert_eq!(scanner::retry_after_failure(40, hour), hour / 6);
+    let short = Duration::from_secs(1);
+    assert_eq!(scanner::retry_after_failure(1, short), short);
 }
