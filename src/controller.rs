@@ -2,7 +2,9 @@
 //! graceful shutdown.
 
 pub mod content_key;
+mod error;
 mod push;
+mod vault_client;
 pub(crate) mod watches;
 
 use std::sync::Arc;
@@ -25,42 +27,10 @@ use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
 use crate::reconcile::{self, Context, Kind, SecretCache, Settings, SyncError};
 use crate::telemetry::{Census, Metrics};
-use crate::vault::azure::{AzureOptions, AzureVault};
 use crate::vault::host::HostPolicy;
-use crate::vault::shared::{SharedVault, SharingOptions};
+pub use error::StartError;
+use vault_client::{extra_ca, shared_vault};
 use watches::{Routes, Scope};
-
-/// Errors that stop the operator: at start-up, or when it loses the leader-election Lease.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// No usable Kubernetes configuration.
-    #[error("failed to configure the Kubernetes client: {0}")]
-    Kube(String),
-    /// The extra CA file could not be read or used.
-    #[error("failed to set up the vault client: {0}")]
-    Vault(String),
-    /// Leader election is misconfigured.
-    #[error("leader election: {0}")]
-    LeaderElection(String),
-    /// This process lost the leader-election Lease and stopped reconciling; it exits so that it
-    /// restarts as a standby.
-    #[error("lost the leader-election lease")]
-    LeadershipLost,
-    /// No content hash key could be had.
-    #[error(transparent)]
-    ContentKey(#[from] content_key::ContentKeyError),
-    /// The push endpoint could not start.
-    #[error("push endpoint: {0}")]
-    Push(String),
-    /// The HTTP endpoint could not bind.
-    #[error("failed to listen on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
 
 async fn client(config: &RunConfig) -> Result<Client, StartError> {
     let kube_config = match &config.kubeconfig {
@@ -175,61 +145,6 @@ async fn load_content_key(config: &RunConfig, client: &Client) -> Result<Content
         }
     };
     Ok(key)
-}
-
-/// The Azure vault behind the sharing, coalescing, rate-limited layer, reporting to `metrics`.
-fn shared_vault(
-    config: &RunConfig,
-    client: &Client,
-    metrics: &Metrics,
-    extra_ca_pem: Option<String>,
-) -> Result<SharedVault, StartError> {
-    let azure = AzureVault::new(
-        client.clone(),
-        AzureOptions {
-            authority_host: config.authority_host.clone(),
-            extra_ca_pem,
-            disable_challenge_resource_verification: config
-                .insecure_disable_challenge_resource_verification,
-            api_version: None,
-            loopback_hosts: config.allow_loopback_hosts,
-        },
-    )
-    .map_err(|e| StartError::Vault(e.to_string()))?;
-    let exchange_metrics = metrics.clone();
-    let azure = azure.with_exchange_observer(Arc::new(move |outcome| {
-        exchange_metrics.token_exchange(outcome);
-    }));
-    let insecure = config.insecure_disable_challenge_resource_verification;
-    if insecure {
-        tracing::warn!(
-            "Key Vault challenge-resource verification is OFF: a vault URL could lead the \
-             operator to send tokens to another host. Only for emulators."
-        );
-    }
-    metrics.set_challenge_verification_disabled(insecure);
-    let observer_metrics = metrics.clone();
-    let options = SharingOptions {
-        requests_per_second: config.vault_requests_per_second,
-        ..Default::default()
-    };
-    Ok(
-        SharedVault::new(Arc::new(azure), options).with_observer(Arc::new(
-            move |operation, outcome| observer_metrics.vault_request(operation, outcome),
-        )),
-    )
-}
-
-/// The extra CA bundle trusted for the vault and the authority, if any.
-fn extra_ca(config: &RunConfig) -> Result<Option<String>, StartError> {
-    config
-        .extra_ca_file
-        .as_ref()
-        .map(|path| {
-            std::fs::read_to_string(path)
-                .map_err(|e| StartError::Vault(format!("failed to read {}: {e}", path.display())))
-        })
-        .transpose()
 }
 
 /// One scope for all namespaces, or one per listed namespace, each once: a repeated one would
