@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 
 use super::apply::apply;
 use super::certificate_report::{CertificateReport, Converted};
@@ -26,7 +25,13 @@ use crate::feed::{Follow, Interest, Need};
 use crate::vault::{
     CertificateBundle, CertificateProperties, SecretBundle, VaultAccess, VaultError,
 };
-use vaultsync_tls::{BackingFormat, TlsBundle, TlsError};
+use vaultsync_tls::{TlsBundle, TlsError};
+
+mod conversion;
+mod password;
+
+use conversion::convert_backing;
+use password::keystore_password;
 
 #[async_trait::async_trait]
 impl Kind for VaultCertificate {
@@ -448,115 +453,4 @@ async fn read_backing(
         name: certificate.to_string(),
         source,
     })
-}
-
-/// Converts a backing secret into the TLS bundle, off the async workers.
-async fn convert_backing(
-    backing: SecretBundle,
-    spec: &VaultCertificateSpec,
-    now: i64,
-    password: Option<String>,
-) -> Result<TlsBundle, SyncError> {
-    let format = backing
-        .content_type
-        .as_deref()
-        .and_then(BackingFormat::from_content_type)
-        .ok_or_else(|| SyncError::CertificateFormat(backing.content_type.clone()))?;
-    if backing.value.expose_str().is_none() {
-        return Err(SyncError::CertificateFormat(backing.content_type.clone()));
-    }
-    let options = cert::convert_options(spec, now, password);
-    convert_off_the_workers(backing.value, format, options).await
-}
-
-/// Conversions running at once: parsing and key derivation are CPU work a hostile vault can
-/// make expensive, so only a few threads ever do it.
-static CONVERSIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-/// Longest the operator waits for one conversion.
-const CONVERSION_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Converts on a blocking thread, so the async workers (and with them the leader Lease renewal)
-/// never wait for it; at most [`CONVERSIONS`] at once, each waited for at most
-/// [`CONVERSION_TIMEOUT`].
-async fn convert_off_the_workers(
-    value: crate::vault::SecretValue,
-    format: BackingFormat,
-    options: vaultsync_tls::ConvertOptions,
-) -> Result<TlsBundle, SyncError> {
-    let permit = CONVERSIONS
-        .acquire()
-        .await
-        .map_err(|_| SyncError::ConversionTimedOut(CONVERSION_TIMEOUT))?;
-    let conversion = tokio::task::spawn_blocking(move || {
-        // Held until the work ends, even when the caller stopped waiting for it.
-        let _permit = permit;
-        let text = value.expose_str().unwrap_or_default();
-        vaultsync_tls::convert(text, format, &options)
-    });
-    match tokio::time::timeout(CONVERSION_TIMEOUT, conversion).await {
-        Ok(Ok(converted)) => Ok(converted?),
-        Ok(Err(_)) | Err(_) => Err(SyncError::ConversionTimedOut(CONVERSION_TIMEOUT)),
-    }
-}
-
-/// The keystore password and the version of the Secret holding it.
-struct Password {
-    value: String,
-    version: String,
-}
-
-/// The keystore password named by `output.pkcs12`, or the truststore password named by
-/// `output.trustBundle.truststore`, if any.
-async fn keystore_password(
-    ctx: &Context,
-    resource: &VaultCertificate,
-) -> Result<Option<Password>, SyncError> {
-    let output = &resource.spec.output;
-    let named = match (&output.pkcs12, &output.trust_bundle) {
-        (Some(pkcs12), _) => Some((&pkcs12.password_secret_ref, "output.pkcs12")),
-        (None, Some(trust)) => trust
-            .truststore
-            .as_ref()
-            .map(|t| (&t.password_secret_ref, "output.trustBundle.truststore")),
-        (None, None) => None,
-    };
-    let Some((reference, field)) = named else {
-        return Ok(None);
-    };
-    let namespace = resource.metadata.namespace.clone().unwrap_or_default();
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
-        .get_opt(&reference.name)
-        .await
-        .map_err(|source| SyncError::ReadKeystorePassword {
-            name: reference.name.clone(),
-            source,
-        })?
-        .ok_or_else(|| {
-            SyncError::KeystorePassword(format!(
-                "Secret {namespace}/{} named in {field}.passwordSecretRef does not exist",
-                reference.name
-            ))
-        })?;
-    let value = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(&reference.key))
-        .ok_or_else(|| {
-            SyncError::KeystorePassword(format!(
-                "Secret {namespace}/{} has no key {}",
-                reference.name, reference.key
-            ))
-        })?;
-    let value = String::from_utf8(value.0.clone()).map_err(|_| {
-        SyncError::KeystorePassword(format!(
-            "key {} of Secret {namespace}/{} is not UTF-8 text",
-            reference.key, reference.name
-        ))
-    })?;
-    let version = format!(
-        "{}/{}",
-        secret.metadata.uid.unwrap_or_default(),
-        secret.metadata.resource_version.unwrap_or_default()
-    );
-    Ok(Some(Password { value, version }))
 }
