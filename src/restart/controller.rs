@@ -305,61 +305,82 @@ impl Restarter {
             self.pending.remove(&key);
             return;
         };
-        let kind = key.kind.as_str();
         if self.settings.paused || view.paused {
-            let pending = self.pending.remove(&key);
-            if self.skipped.get(&key) == Some(&digest) {
-                return;
-            }
-            self.skipped.insert(key.clone(), digest);
-            if self.settings.paused {
-                tracing::info!(workload = %key, "restart skipped: restarts are paused (--restarts-paused)");
-                self.metrics.restart_skipped(kind, "restarts_paused");
-            } else {
-                let causes = self
-                    .causes(&view, pending.map(|p| p.causes).unwrap_or_default())
-                    .await;
-                let note = format!("Deployment is paused; not restarted for {causes}");
-                tracing::info!(workload = %key, "restart skipped: the Deployment is paused");
-                self.metrics.restart_skipped(kind, "workload_paused");
-                report::publish(
-                    &self.recorder,
-                    &view.reference,
-                    EventType::Warning,
-                    SKIPPED_PAUSED,
-                    &note,
-                )
-                .await;
-            }
+            self.skip_paused(&key, &view, digest).await;
             return;
         }
+        if self.defer_at_cap(&key, running) {
+            return;
+        }
+        self.start_rollout(key, &view, &digest, running).await;
+    }
+
+    /// Restarts are paused, or the workload is: reported once per digest.
+    async fn skip_paused(&mut self, key: &WorkloadKey, view: &WorkloadView, digest: String) {
+        let kind = key.kind.as_str();
+        let pending = self.pending.remove(key);
+        if self.skipped.get(key) == Some(&digest) {
+            return;
+        }
+        self.skipped.insert(key.clone(), digest);
+        if self.settings.paused {
+            tracing::info!(workload = %key, "restart skipped: restarts are paused (--restarts-paused)");
+            self.metrics.restart_skipped(kind, "restarts_paused");
+            return;
+        }
+        let causes = self
+            .causes(view, pending.map(|p| p.causes).unwrap_or_default())
+            .await;
+        let note = format!("Deployment is paused; not restarted for {causes}");
+        tracing::info!(workload = %key, "restart skipped: the Deployment is paused");
+        self.metrics.restart_skipped(kind, "workload_paused");
+        report::publish(
+            &self.recorder,
+            &view.reference,
+            EventType::Warning,
+            SKIPPED_PAUSED,
+            &note,
+        )
+        .await;
+    }
+
+    /// Whether a cap on rollouts in progress holds `key` back (counted once per wait).
+    fn defer_at_cap(&mut self, key: &WorkloadKey, running: &mut InProgress) -> bool {
         let cap = match running.admit(self.settings.caps(), &key.namespace) {
-            Admission::Admit => None,
-            Admission::ClusterCapReached => Some("cluster"),
-            Admission::NamespaceCapReached => Some("namespace"),
+            Admission::Admit => return false,
+            Admission::ClusterCapReached => "cluster",
+            Admission::NamespaceCapReached => "namespace",
         };
-        if let Some(cap) = cap {
-            if let Some(pending) = self.pending.get_mut(&key)
-                && !pending.deferred
-            {
-                pending.deferred = true;
-                tracing::info!(workload = %key, cap, "restart deferred: rollouts in progress are at the cap");
-                self.metrics.restart_deferred(kind, cap);
-            }
-            return;
+        if let Some(pending) = self.pending.get_mut(key)
+            && !pending.deferred
+        {
+            pending.deferred = true;
+            tracing::info!(workload = %key, cap, "restart deferred: rollouts in progress are at the cap");
+            self.metrics.restart_deferred(key.kind.as_str(), cap);
         }
-        let patch = workload::digest_patch(&digest, Some(jiff::Timestamp::now()));
+        true
+    }
+
+    /// Patches the pod template's digest: the rollout starts; an Event names its causes.
+    async fn start_rollout(
+        &mut self,
+        key: WorkloadKey,
+        view: &WorkloadView,
+        digest: &str,
+        running: &mut InProgress,
+    ) {
+        let patch = workload::digest_patch(digest, Some(jiff::Timestamp::now()));
         match workload::patch(&self.client, &key, &patch).await {
             Ok(generation) => {
                 let pending = self.pending.remove(&key);
                 self.skipped.remove(&key);
-                self.started.insert(key.clone(), generation);
                 running.add(&key.namespace);
-                self.metrics.restart_triggered(kind);
+                self.metrics.restart_triggered(key.kind.as_str());
                 let causes = self
-                    .causes(&view, pending.map(|p| p.causes).unwrap_or_default())
+                    .causes(view, pending.map(|p| p.causes).unwrap_or_default())
                     .await;
                 tracing::info!(workload = %key, secrets = ?view.consumed, "rollout restarted");
+                self.started.insert(key, generation);
                 let note = format!("Rollout restarted for {causes}");
                 report::publish(
                     &self.recorder,
