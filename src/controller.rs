@@ -76,17 +76,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         secret_cache.clone(),
         recorder(&client),
         metrics.clone(),
-        Settings {
-            default_tenant: config.tenant_id.clone(),
-            vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
-            reconcile_timeout: config.reconcile_timeout,
-            namespace_concurrency: usize::from(config.namespace_concurrency),
-            concurrency: usize::from(config.concurrency),
-            feed: FeedOptions {
-                push_stretch: config.push.poll_stretch.max(1),
-            },
-            content_key: content_key.clone(),
-        },
+        settings(&config, &content_key),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let restarts = crate::restart::start(
@@ -128,6 +118,21 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = server.await;
     tracing::info!("vaultsync stopped");
     Ok(())
+}
+
+/// What every reconcile reads from the run configuration.
+fn settings(config: &RunConfig, content_key: &ContentKey) -> Settings {
+    Settings {
+        default_tenant: config.tenant_id.clone(),
+        vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
+        reconcile_timeout: config.reconcile_timeout,
+        namespace_concurrency: usize::from(config.namespace_concurrency),
+        concurrency: usize::from(config.concurrency),
+        feed: FeedOptions {
+            push_stretch: config.push.poll_stretch.max(1),
+        },
+        content_key: content_key.clone(),
+    }
 }
 
 /// The content hash key: from `--content-hash-key-file`, else from the key Secret in the
