@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    CertificateBundle, CertificateProperties, KeyBundle, SecretBundle, SecretProperties,
-    SecretValue, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, KeyBundle, LISTING_PAGE_SIZE, PageGate, SecretBundle,
+    SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
 };
 
 /// One stored secret: its latest version, value and update time.
@@ -96,8 +96,17 @@ impl FakeVault {
 
 #[async_trait::async_trait]
 impl VaultProvider for FakeVault {
-    async fn list_secrets(&self, _: &VaultAccess) -> Result<Vec<SecretProperties>, VaultError> {
+    async fn list_secrets(
+        &self,
+        _: &VaultAccess,
+        next_page: &PageGate,
+    ) -> Result<Vec<SecretProperties>, VaultError> {
         self.request("list").await?;
+        let count = self.secrets.lock().expect("poisoned").len();
+        // Pages of LISTING_PAGE_SIZE, as Key Vault sends them: each after the first is gated.
+        for _ in 1..count.div_ceil(LISTING_PAGE_SIZE) {
+            next_page().await?;
+        }
         let secrets = self.secrets.lock().expect("poisoned");
         Ok(secrets
             .iter()
@@ -115,6 +124,7 @@ impl VaultProvider for FakeVault {
     async fn list_certificates(
         &self,
         _: &VaultAccess,
+        _: &PageGate,
     ) -> Result<Vec<CertificateProperties>, VaultError> {
         self.request("certificate list").await?;
         Ok(Vec::new())

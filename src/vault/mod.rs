@@ -180,18 +180,28 @@ pub struct CertificateBundle {
     pub updated: Option<i64>,
 }
 
+/// Asked before each page of a listing after the first, so that every page is a request the
+/// caller's rate limit let through; an error ends the listing with it.
+pub type PageGate =
+    dyn Fn() -> futures::future::BoxFuture<'static, Result<(), VaultError>> + Send + Sync;
+
 /// Reads from a vault as a given identity. Implementations classify every failure into
 /// [`VaultError`] and never put secret values into errors or logs.
 #[async_trait::async_trait]
 pub trait VaultProvider: Send + Sync + 'static {
-    /// Lists the properties of every secret in the vault (all pages).
-    async fn list_secrets(&self, access: &VaultAccess)
-    -> Result<Vec<SecretProperties>, VaultError>;
+    /// Lists the properties of every secret in the vault (all pages, each after `next_page`).
+    async fn list_secrets(
+        &self,
+        access: &VaultAccess,
+        next_page: &PageGate,
+    ) -> Result<Vec<SecretProperties>, VaultError>;
 
-    /// Lists the properties of every certificate in the vault (all pages).
+    /// Lists the properties of every certificate in the vault (all pages, each after
+    /// `next_page`).
     async fn list_certificates(
         &self,
         access: &VaultAccess,
+        next_page: &PageGate,
     ) -> Result<Vec<CertificateProperties>, VaultError>;
 
     /// Reads a secret's latest version, or the given one.

@@ -13,8 +13,8 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use super::{
-    CertificateBundle, CertificateProperties, KeyBundle, LISTING_PAGE_SIZE, SecretBundle,
-    SecretProperties, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, KeyBundle, PageGate, SecretBundle, SecretProperties,
+    VaultAccess, VaultError, VaultProvider,
 };
 
 /// Limits for [`SharedVault`].
@@ -122,9 +122,9 @@ impl SharedVault {
         let this = self.clone();
         let owned = access.clone();
         coalesce(&self.secret_listings, access.clone(), async move {
-            let call = this.inner.list_secrets(&owned);
+            let gate = this.page_gate(&owned, "ListSecrets");
+            let call = this.inner.list_secrets(&owned, gate.as_ref());
             let listing = this.limited(&owned, "ListSecrets", call).await?;
-            this.charge_pages(&owned, "ListSecrets", listing.len());
             Ok(Arc::new(listing))
         })
         .await
@@ -138,9 +138,9 @@ impl SharedVault {
         let this = self.clone();
         let owned = access.clone();
         coalesce(&self.certificate_listings, access.clone(), async move {
-            let call = this.inner.list_certificates(&owned);
+            let gate = this.page_gate(&owned, "ListCertificates");
+            let call = this.inner.list_certificates(&owned, gate.as_ref());
             let listing = this.limited(&owned, "ListCertificates", call).await?;
-            this.charge_pages(&owned, "ListCertificates", listing.len());
             Ok(Arc::new(listing))
         })
         .await
@@ -215,23 +215,34 @@ impl SharedVault {
         .await
     }
 
-    /// A listing of `items` objects took one request per page of 25; the limiter let one
-    /// through, so the others are charged afterwards (the bucket goes into debt, and the requests
-    /// that follow wait it out) and counted.
-    fn charge_pages(&self, access: &VaultAccess, operation: &'static str, items: usize) {
-        let extra_pages = items.div_ceil(LISTING_PAGE_SIZE).saturating_sub(1);
-        if extra_pages == 0 {
-            return;
-        }
+    /// Lets each page of a listing after the first through the vault's limiter, waiting for a
+    /// token as long as it takes: a listing is one operation whose pages share its worker, and
+    /// sending them unchecked would let one listing of a large vault burst past the budget. A
+    /// vault's Retry-After pause ends the listing as throttled.
+    fn page_gate(&self, access: &VaultAccess, operation: &'static str) -> Arc<PageGate> {
+        let this = self.clone();
         let vault = access.vault_url.to_ascii_lowercase();
-        if let Some(limiter) = self.limiters.lock().expect("poisoned").get_mut(&vault) {
-            limiter.tokens -= extra_pages as f64;
-        }
-        if let Some(observer) = &self.observer {
-            for _ in 0..extra_pages {
-                observer(operation, "success");
-            }
-        }
+        Arc::new(move || {
+            let this = this.clone();
+            let vault = vault.clone();
+            Box::pin(async move {
+                loop {
+                    match this.reserve(&vault) {
+                        Permit::Go => break,
+                        Permit::Wait(wait) => tokio::time::sleep(wait).await,
+                        Permit::Closed(remaining) => {
+                            return Err(VaultError::Throttled {
+                                retry_after: Some(remaining),
+                            });
+                        }
+                    }
+                }
+                if let Some(observer) = &this.observer {
+                    observer(operation, "success");
+                }
+                Ok(())
+            })
+        })
     }
 
     /// Waits for the vault's limiter, runs `call`, and closes the limiter on throttling.

@@ -30,8 +30,8 @@ pub use transport::{TransportError, http_client};
 use self::assertion::ServiceAccountAssertion;
 use self::classify::classify;
 use super::{
-    CertificateBundle, CertificateProperties, Identity, KeyBundle, SecretBundle, SecretProperties,
-    SecretValue, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, Identity, KeyBundle, PageGate, SecretBundle,
+    SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Most pages of one listing followed (Key Vault pages hold 25 secrets).
@@ -199,15 +199,24 @@ impl AzureVault {
 
 /// Follows every page of a listing, refusing one that runs past [`MAX_LISTING_PAGES`] pages or
 /// [`MAX_LISTED_ITEMS`] items instead of following it forever.
+/// Each page after the first is fetched only once `next_page` lets it through (the pager sends
+/// its request when polled, and only while the last page named a next one).
 async fn all_pages<T>(
-    mut pages: impl futures::Stream<Item = azure_core::Result<Vec<T>>> + Unpin,
+    mut pages: impl futures::Stream<Item = azure_core::Result<(Vec<T>, bool)>> + Unpin,
     vault_url: &str,
     what: &str,
+    next_page: &PageGate,
 ) -> Result<Vec<T>, VaultError> {
     let classify_list = |e: azure_core::Error| classify(&e, vault_url);
     let mut items = Vec::new();
     let mut count = 0usize;
-    while let Some(page) = pages.try_next().await.map_err(classify_list)? {
+    loop {
+        if count > 0 {
+            next_page().await?;
+        }
+        let Some((page, more)) = pages.try_next().await.map_err(classify_list)? else {
+            break;
+        };
         count += 1;
         items.extend(page);
         if count > MAX_LISTING_PAGES || items.len() > MAX_LISTED_ITEMS {
@@ -217,6 +226,9 @@ async fn all_pages<T>(
                      {MAX_LISTED_ITEMS} items; refusing the rest"
                 ),
             });
+        }
+        if !more {
+            break;
         }
     }
     Ok(items)
@@ -239,6 +251,7 @@ impl VaultProvider for AzureVault {
     async fn list_secrets(
         &self,
         access: &VaultAccess,
+        next_page: &PageGate,
     ) -> Result<Vec<SecretProperties>, VaultError> {
         let clients = self.clients(access)?;
         let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
@@ -247,8 +260,11 @@ impl VaultProvider for AzureVault {
             .list_secret_properties(None)
             .map_err(classify_list)?
             .into_pages()
-            .map(|page| page.and_then(|p| p.into_model()).map(|m| m.value));
-        let items = all_pages(pages, &access.vault_url, "secret").await?;
+            .map(|page| {
+                page.and_then(|p| p.into_model())
+                    .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
+            });
+        let items = all_pages(pages, &access.vault_url, "secret", next_page).await?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -268,6 +284,7 @@ impl VaultProvider for AzureVault {
     async fn list_certificates(
         &self,
         access: &VaultAccess,
+        next_page: &PageGate,
     ) -> Result<Vec<CertificateProperties>, VaultError> {
         let clients = self.clients(access)?;
         let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
@@ -276,8 +293,11 @@ impl VaultProvider for AzureVault {
             .list_certificate_properties(None)
             .map_err(classify_list)?
             .into_pages()
-            .map(|page| page.and_then(|p| p.into_model()).map(|m| m.value));
-        let items = all_pages(pages, &access.vault_url, "certificate").await?;
+            .map(|page| {
+                page.and_then(|p| p.into_model())
+                    .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
+            });
+        let items = all_pages(pages, &access.vault_url, "certificate", next_page).await?;
         Ok(items
             .into_iter()
             .map(|item| {

@@ -188,3 +188,21 @@ async fn every_page_of_a_listing_counts_against_the_budget() {
     vault.get_secret(&reader, "s1", None).await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_millis(100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_listing_fetches_no_page_before_the_budget_allows_it() {
+    let (fake, vault) = shared(SharingOptions {
+        requests_per_second: 10.0,
+        burst: 3.0,
+        ..SharingOptions::default()
+    });
+    // With `db`, 150 secrets.
+    for i in 0..149 {
+        fake.put_secret(&format!("s{i}"), "v1", "value");
+    }
+    let started = Instant::now();
+    let listing = vault.list_secrets(&access("c")).await.unwrap();
+    assert_eq!(listing.len(), 150);
+    // Six pages: three from the burst, the other three a tenth of a second apart.
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+}
