@@ -12,6 +12,8 @@
 //! others are paused with no replicas, so the control plane does not make W ReplicaSets; the
 //! operator never lists them either way.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +28,8 @@ use vaultsync::crd::VaultSecret;
 use vaultsync_emulator::{Control, Emulator, EmulatorConfig, Permission, SecretOptions};
 use vaultsync_testenv::{ControlPlane, ControlPlaneOptions, Watchdog, guard_pid};
 
+use common::{env_or, rss_kib};
+
 const TENANT: &str = "bench-tenant";
 const CLIENT_ID: &str = "bench-client";
 const NS: &str = "bench";
@@ -33,23 +37,6 @@ const OPT_IN: &str = "vaultsync.dev/restart-on-change";
 const DIGEST: &str = "vaultsync.dev/restart-digest";
 /// How long each operator process settles before its memory is read.
 const SETTLE: Duration = Duration::from_secs(20);
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 fn kubectl(plane: &ControlPlane, args: &[&str], stdin: &str) {
     let mut child = plane
@@ -354,9 +341,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let workloads = env_number("VAULTSYNC_BENCH_WORKLOADS", 5000);
-    let opted = env_number("VAULTSYNC_BENCH_OPTED_IN", 50).min(workloads);
-    let rotations = env_number("VAULTSYNC_BENCH_ROTATIONS", 5).max(1);
+    let workloads = env_or::<usize>("VAULTSYNC_BENCH_WORKLOADS", 5000);
+    let opted = env_or::<usize>("VAULTSYNC_BENCH_OPTED_IN", 50).min(workloads);
+    let rotations = env_or::<usize>("VAULTSYNC_BENCH_ROTATIONS", 5).max(1);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let plane = ControlPlane::start(ControlPlaneOptions::default())
         .await
