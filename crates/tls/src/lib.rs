@@ -80,38 +80,26 @@ pub fn convert(
             .collect(),
         CaSource::Root => chain.root.into_iter().collect(),
     };
-    let pkcs12 = match &options.pkcs12_password {
-        None => None,
-        Some(password) => {
-            let mut full: Vec<&[u8]> = leaf_up().collect();
-            if let Some(root) = chain.root.filter(|&r| r != chain.leaf) {
-                full.push(der(root));
-            }
-            let key_id =
-                ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der(chain.leaf));
-            Some(keystore::write(key, &full, key_id.as_ref(), password)?)
-        }
-    };
-    let trust = match &options.trust_bundle {
-        None => None,
-        Some(trust) => {
-            // The certificate itself belongs in a trust bundle when it is a CA (a private CA held
-            // in the vault) and is not already there as the root.
-            let leaf_anchor = options.ca == CaSource::Chain
-                && chain::is_ca(leaf)
-                && chain.root != Some(chain.leaf);
-            let anchors: Vec<&[u8]> = leaf_anchor
-                .then_some(chain.leaf)
-                .into_iter()
-                .chain(ca_indices.iter().copied())
-                .map(der)
-                .collect();
-            Some(trust::build(
-                &anchors,
-                trust.truststore_password.as_deref(),
-            )?)
-        }
-    };
+    let pkcs12 = options
+        .pkcs12_password
+        .as_deref()
+        .map(|password| keystore_for(key, &material.certs, &chain, password))
+        .transpose()?;
+    let trust = options
+        .trust_bundle
+        .as_ref()
+        .map(|trust| {
+            let password = trust.truststore_password.as_deref();
+            trust_bundle_for(
+                leaf,
+                &material.certs,
+                &chain,
+                options.ca,
+                &ca_indices,
+                password,
+            )
+        })
+        .transpose()?;
     Ok(TlsBundle {
         trust,
         tls_crt: pem_certs(leaf_up()),
@@ -121,6 +109,44 @@ pub fn convert(
         info: info::describe(leaf, der(chain.leaf), key.algorithm()),
         warnings: chain.warnings,
     })
+}
+
+/// The PKCS#12 keystore: the key with the leaf, its intermediates and the root.
+fn keystore_for(
+    key: &key::PrivateKey,
+    certs: &[Vec<u8>],
+    chain: &chain::Chain,
+    password: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, TlsError> {
+    let mut full: Vec<&[u8]> = std::iter::once(chain.leaf)
+        .chain(chain.intermediates.iter().copied())
+        .map(|i| certs[i].as_slice())
+        .collect();
+    if let Some(root) = chain.root.filter(|&r| r != chain.leaf) {
+        full.push(&certs[root]);
+    }
+    let key_id = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &certs[chain.leaf]);
+    keystore::write(key, &full, key_id.as_ref(), password)
+}
+
+/// The trust bundle: the CA certificates `ca_indices`, after the certificate itself when it is
+/// a CA (a private CA held in the vault) and is not already there as the root.
+fn trust_bundle_for(
+    leaf: &X509Certificate<'_>,
+    certs: &[Vec<u8>],
+    chain: &chain::Chain,
+    ca: CaSource,
+    ca_indices: &[usize],
+    password: Option<&str>,
+) -> Result<TrustBundle, TlsError> {
+    let leaf_anchor = ca == CaSource::Chain && chain::is_ca(leaf) && chain.root != Some(chain.leaf);
+    let anchors: Vec<&[u8]> = leaf_anchor
+        .then_some(chain.leaf)
+        .into_iter()
+        .chain(ca_indices.iter().copied())
+        .map(|i| certs[i].as_slice())
+        .collect();
+    trust::build(&anchors, password)
 }
 
 /// Parses every certificate, naming the first that does not parse by its position.
