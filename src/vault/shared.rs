@@ -226,17 +226,7 @@ impl SharedVault {
             let this = this.clone();
             let vault = vault.clone();
             Box::pin(async move {
-                loop {
-                    match this.reserve(&vault) {
-                        Permit::Go => break,
-                        Permit::Wait(wait) => tokio::time::sleep(wait).await,
-                        Permit::Closed(remaining) => {
-                            return Err(VaultError::Throttled {
-                                retry_after: Some(remaining),
-                            });
-                        }
-                    }
-                }
+                this.token(&vault, None).await?;
                 if let Some(observer) = &this.observer {
                     observer(operation, "success");
                 }
@@ -245,26 +235,20 @@ impl SharedVault {
         })
     }
 
-    /// Waits for the vault's limiter, runs `call`, and closes the limiter on throttling.
-    async fn limited<T>(
-        &self,
-        access: &VaultAccess,
-        operation: &'static str,
-        call: impl Future<Output = Result<T, VaultError>>,
-    ) -> Result<T, VaultError> {
-        let vault = access.vault_url.to_ascii_lowercase();
+    /// Takes a token from `vault`'s bucket, waiting for one at most `patience` (without limit
+    /// when `None`). A vault's Retry-After pause is `Throttled`: the caller requeues rather than
+    /// holding a reconcile worker asleep; a longer wait than `patience` is `OverBudget`.
+    async fn token(&self, vault: &str, patience: Option<Duration>) -> Result<(), VaultError> {
         let mut waited = Duration::ZERO;
         loop {
-            match self.reserve(&vault) {
-                Permit::Go => break,
-                // Paused by the vault's Retry-After: the caller requeues rather than holding a
-                // reconcile worker asleep.
+            match self.reserve(vault) {
+                Permit::Go => return Ok(()),
                 Permit::Closed(remaining) => {
                     return Err(VaultError::Throttled {
                         retry_after: Some(remaining),
                     });
                 }
-                Permit::Wait(wait) if waited + wait > MAX_BUDGET_WAIT => {
+                Permit::Wait(wait) if patience.is_some_and(|p| waited + wait > p) => {
                     return Err(VaultError::OverBudget {
                         retry_after: wait.max(Duration::from_secs(1)),
                     });
@@ -275,6 +259,17 @@ impl SharedVault {
                 }
             }
         }
+    }
+
+    /// Waits for the vault's limiter, runs `call`, and closes the limiter on throttling.
+    async fn limited<T>(
+        &self,
+        access: &VaultAccess,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, VaultError>>,
+    ) -> Result<T, VaultError> {
+        let vault = access.vault_url.to_ascii_lowercase();
+        self.token(&vault, Some(MAX_BUDGET_WAIT)).await?;
         let result = call.await;
         if let Some(observer) = &self.observer {
             let outcome = result
