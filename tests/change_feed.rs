@@ -15,6 +15,7 @@ use support::operator::Operator;
 use support::pki::{self, Alg, pem_bundle};
 use support::world::{TestNamespace, test_namespace_without_operator, world_control};
 use vaultsync::crd::VaultSecret;
+use vaultsync_emulator::Permission;
 
 const SYNC: Duration = Duration::from_secs(60);
 
@@ -83,6 +84,66 @@ async fn idle_cycles_list_and_a_rotation_wakes_only_its_follower() {
 }
 
 #[tokio::test]
+async fn idle_key_refreshes_list_keys_and_a_new_key_version_is_found() {
+    let t = test_namespace_without_operator("feedkeys").await;
+    let control = world_control();
+    control.assign_role(&t.client_id, &t.vault, &[Permission::KeysRead]);
+    control
+        .create_key(&t.vault, "signer", "RSA", Some(2048))
+        .unwrap();
+    control.create_key(&t.vault, "device", "EC", None).unwrap();
+    let _operator = operator("feed-keys", &[&t]);
+    let key = |name: &str, format: &str| {
+        format!(
+            "  refreshInterval: 30s\n  keys:\n  - key: public\n    name: {name}\n    format: {format}\n"
+        )
+    };
+    t.apply("signer-pem", &key("signer", "PEM"));
+    t.apply("device-pem", &key("device", "PEM"));
+    t.apply("device-jwk", &key("device", "JWK"));
+    for name in ["signer-pem", "device-pem", "device-jwk"] {
+        t.wait_reason(name, "Synced", SYNC).await;
+    }
+    let reads = served(&t, "GetKey");
+    assert!(
+        (2..=3).contains(&reads),
+        "one read per key, or per resource, for the first syncs: {reads}"
+    );
+    let lists = served(&t, "ListKeys");
+
+    // Two scan periods of 30 s: key listings only.
+    tokio::time::sleep(Duration::from_secs(65)).await;
+    assert_eq!(served(&t, "GetKey"), reads, "idle cycles read no key");
+    let idle_lists = served(&t, "ListKeys") - lists;
+    assert!(
+        (2..=3).contains(&idle_lists),
+        "one key listing per scan period for all three resources: {idle_lists}"
+    );
+
+    let rotated = control
+        .create_key(&t.vault, "signer", "RSA", Some(2048))
+        .unwrap();
+    t.wait_for(
+        "signer-pem",
+        "the new key version within one interval",
+        Duration::from_secs(45),
+        |vs: &VaultSecret| {
+            vs.status
+                .as_ref()
+                .is_some_and(|s| s.versions.iter().all(|v| v.version == rotated))
+        },
+    )
+    .await;
+    // A whole interval more: every resource's own refresh came and went.
+    tokio::time::sleep(Duration::from_secs(32)).await;
+    assert_eq!(
+        served(&t, "GetKey"),
+        reads + 1,
+        "only the key with a new version is read again"
+    );
+}
+
+#[tokio::test]
 async fn a_restarted_operator_is_ready_again_without_reading_a_value() {
     let t = test_namespace_without_operator("feedrestart").await;
     t.set("lone", "restart-lone");
@@ -95,6 +156,14 @@ async fn a_restarted_operator_is_ready_again_without_reading_a_value() {
         "  data:\n  - key: a\n    name: pair-a\n  - key: b\n    name: pair-b\n",
     );
     t.apply("bulk", "  dataFrom:\n  - namePrefix: bulk-\n");
+    world_control().assign_role(&t.client_id, &t.vault, &[Permission::KeysRead]);
+    world_control()
+        .create_key(&t.vault, "restart-key", "EC", None)
+        .unwrap();
+    t.apply(
+        "keyed",
+        "  keys:\n  - key: public.jwk\n    name: restart-key\n    format: JWK\n",
+    );
     let chain = pki::chain(Alg::Ec, "Restart Root", -1, 365);
     t.import_pem(
         "site",
@@ -107,17 +176,18 @@ async fn a_restarted_operator_is_ready_again_without_reading_a_value() {
     t.apply_certificate("site", "  certificate:\n    name: site\n");
 
     let mut first = operator("feed-restart-1", &[&t]);
-    for name in ["lone", "pair", "bulk"] {
+    for name in ["lone", "pair", "bulk", "keyed"] {
         t.wait_reason(name, "Synced", SYNC).await;
     }
     t.wait_certificate_reason("site", "Synced", SYNC).await;
     first.signal("-TERM");
     first.wait_exit(SYNC).await;
 
-    let reads_before = served(&t, "GetSecret") + served(&t, "GetCertificate");
+    let reads = || served(&t, "GetSecret") + served(&t, "GetCertificate") + served(&t, "GetKey");
+    let reads_before = reads();
     let second = operator("feed-restart-2", &[&t]);
     second.wait_serving().await;
-    eventually("four syncs by the new operator", SYNC, || async {
+    eventually("five syncs by the new operator", SYNC, || async {
         let synced = second.metric_sum("vaultsync_last_sync_timestamp_seconds");
         let count = second
             .get("/metrics")
@@ -125,19 +195,23 @@ async fn a_restarted_operator_is_ready_again_without_reading_a_value() {
             .lines()
             .filter(|l| l.starts_with("vaultsync_last_sync_timestamp_seconds{"))
             .count();
-        check(count == 4 && synced > 0.0, count)
+        check(count == 5 && synced > 0.0, count)
     })
     .await;
     assert_eq!(
-        served(&t, "GetSecret") + served(&t, "GetCertificate"),
+        reads(),
         reads_before,
-        "values and certificates unchanged in the vault are not read again"
+        "values, certificates and keys unchanged in the vault are not read again"
     );
-    for name in ["lone", "pair", "bulk"] {
+    for name in ["lone", "pair", "bulk", "keyed"] {
         let vs = t.wait_reason(name, "Synced", SYNC).await;
         assert!(vs.status.is_some());
     }
-    assert!(served(&t, "ListSecrets") > 0 && served(&t, "ListCertificates") > 0);
+    assert!(
+        served(&t, "ListSecrets") > 0
+            && served(&t, "ListCertificates") > 0
+            && served(&t, "ListKeys") > 0
+    );
 }
 
 #[tokio::test]

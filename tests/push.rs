@@ -92,8 +92,17 @@ async fn pushed_rotations_arrive_in_seconds_once_per_follower_through_its_own_id
     );
     follow(&a, "app", &a.vault_url, "db");
     follow(&b, "app", &a.vault_url, "other");
+    world_control().assign_role(&a.client_id, &a.vault, &[Permission::KeysRead]);
+    world_control()
+        .create_key(&a.vault, "signer", "EC", None)
+        .unwrap();
+    a.apply(
+        "jwks",
+        "  refreshInterval: 24h\n  keys:\n  - key: jwk\n    name: signer\n    format: JWK\n",
+    );
     a.wait_reason("app", "Synced", SYNC).await;
     b.wait_reason("app", "Synced", SYNC).await;
+    a.wait_reason("jwks", "Synced", SYNC).await;
     let endpoint = format!("http://{addr}/");
     subscribe(&a.vault, &endpoint, EventSchema::EventGrid).await;
     subscribe(&a.vault, &endpoint, EventSchema::CloudEvents).await;
@@ -114,6 +123,27 @@ async fn pushed_rotations_arrive_in_seconds_once_per_follower_through_its_own_id
             "two deliveries of one rotation (both schemas): one read"
         );
     }
+    // A new key version is pushed too (`KeyNewVersionCreated`): one read, the new public part.
+    let key_reads = world_control().counters().by_op(&a.vault, "GetKey");
+    let old_jwk = a.secret_data("jwks").await.unwrap()["jwk"].clone();
+    let rotated = world_control()
+        .create_key(&a.vault, "signer", "EC", None)
+        .unwrap();
+    eventually("the pushed key version", Duration::from_secs(5), || async {
+        let data = a.secret_data("jwks").await.unwrap_or_default();
+        check(
+            data["jwk"] != old_jwk && data["jwk"].contains(&rotated),
+            data,
+        )
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        world_control().counters().by_op(&a.vault, "GetKey"),
+        key_reads + 1,
+        "two deliveries of one key version: one read"
+    );
+
     let log = operator.log();
     let b_reads_db = log.lines().any(|line| {
         line.contains("\"vault read\"")

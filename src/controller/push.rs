@@ -98,6 +98,7 @@ fn pushed(change: &ObjectChanged) -> PushedChange {
         object_type: match change.object_type {
             ObjectType::Secret => feed::ObjectType::Secret,
             ObjectType::Certificate => feed::ObjectType::Certificate,
+            ObjectType::Key => feed::ObjectType::Key,
         },
         object_name: change.object_name.clone(),
         version: change.version.clone(),

@@ -50,6 +50,10 @@ pub struct SyncedVersion {
     /// value again.
     #[serde(default, skip_serializing_if = "super::Decoding::is_none")]
     pub decoding: super::Decoding,
+    /// For a vault key, the format its public part was written in: a changed format reads the
+    /// key again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<super::KeyFormat>,
 }
 
 /// Observed state shared by VaultSecret and VaultCertificate.

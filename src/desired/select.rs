@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::crd::{BulkSelector, Decoding, KeyFormat, SyncedVersion, VaultSecretSpec};
-use crate::vault::SecretProperties;
+use crate::vault::{Listed, SecretProperties};
 
 /// One Secret key and the vault secret that fills it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// value is still the vault's.
 pub fn needs_fetch(
     source: &Source,
-    listed: Option<&SecretProperties>,
+    listed: Option<&dyn Listed>,
     recorded: Option<&SyncedVersion>,
     have_value: bool,
     force: bool,
@@ -158,8 +158,13 @@ pub fn needs_fetch(
     let Some(recorded) = recorded.filter(|r| r.name.eq_ignore_ascii_case(&source.name)) else {
         return true;
     };
-    // The value in hand was decoded another way.
-    if force || !have_value || recorded.decoding != source.decoding {
+    // The value in hand was decoded another way, or a key's public part written in another
+    // format.
+    if force
+        || !have_value
+        || recorded.decoding != source.decoding
+        || recorded.public_key != source.public_key
+    {
         return true;
     }
     match (&source.version, listed) {
@@ -167,7 +172,7 @@ pub fn needs_fetch(
         // Without a listing only a read can tell; the caller lists when that is cheaper.
         (None, None) => true,
         (None, Some(listed)) => {
-            !listed.enabled || listed.updated.is_none() || listed.updated != recorded.updated
+            !listed.enabled() || listed.updated().is_none() || listed.updated() != recorded.updated
         }
     }
 }
@@ -294,6 +299,7 @@ mod tests {
             version: "v1".into(),
             updated: Some(10),
             decoding: Decoding::None,
+            public_key: None,
         };
         assert!(!needs_fetch(
             &source,

@@ -5,14 +5,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::Catalogue;
 use super::scanner::Scanner;
-use super::{Catalogue, ObjectType};
-use crate::vault::{CertificateProperties, SecretProperties, VaultAccess};
+use crate::vault::{CertificateProperties, KeyProperties, SecretProperties, VaultAccess};
 
 /// Requests per second one scanner's followers cost the vault: listing pages once per `period`
 /// where listing is worthwhile, else one read per followed object per follower's interval.
 pub fn of_scanner(scanner: &Scanner, period: Duration) -> f64 {
-    of_type::<SecretProperties>(scanner, period) + of_type::<CertificateProperties>(scanner, period)
+    of_type::<SecretProperties>(scanner, period)
+        + of_type::<CertificateProperties>(scanner, period)
+        + of_type::<KeyProperties>(scanner, period)
 }
 
 fn of_type<T: Catalogue>(scanner: &Scanner, period: Duration) -> f64 {
@@ -21,11 +23,7 @@ fn of_type<T: Catalogue>(scanner: &Scanner, period: Duration) -> f64 {
         .values()
         .map(|i| (i.interval, i.follow(T::TYPE)));
     if scanner.worthwhile::<T>() {
-        let pages = match T::TYPE {
-            ObjectType::Secret => scanner.secrets.pages(),
-            ObjectType::Certificate => scanner.certificates.pages(),
-        };
-        return pages as f64 / period.as_secs_f64().max(1.0);
+        return T::shelf(scanner).pages() as f64 / period.as_secs_f64().max(1.0);
     }
     follows
         .map(|(interval, follow)| follow.names.len() as f64 / interval.as_secs_f64().max(1.0))

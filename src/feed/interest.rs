@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The objects of one type (secrets or certificates) a resource follows.
+/// The objects of one type (secrets, certificates or keys) a resource follows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Follow {
     /// Names read at their latest version, lowercased (Key Vault names are case-insensitive).
@@ -43,12 +43,14 @@ pub struct Interest {
     pub secrets: Follow,
     /// Certificates followed.
     pub certificates: Follow,
+    /// Keys followed.
+    pub keys: Follow,
 }
 
 impl Interest {
     /// Whether nothing can change for this resource (everything pinned).
     pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty() && self.certificates.is_empty()
+        self.secrets.is_empty() && self.certificates.is_empty() && self.keys.is_empty()
     }
 }
 
@@ -58,6 +60,7 @@ impl Interest {
         match object_type {
             super::ObjectType::Secret => &self.secrets,
             super::ObjectType::Certificate => &self.certificates,
+            super::ObjectType::Key => &self.keys,
         }
     }
 }

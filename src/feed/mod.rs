@@ -8,7 +8,7 @@
 //! A listing is only made when it costs less than reading each followed object (or a bulk
 //! selector needs it); otherwise resources read their objects at their own refresh times.
 //! Scanners come with the first resource that follows something in a vault through an identity
-//! and go with the last; each holds one listing per object type.
+//! and go with the last; each holds one listing per object type (secrets, certificates, keys).
 
 mod demand;
 mod diff;
@@ -30,20 +30,24 @@ pub use shelf::Listing;
 use crate::reconcile::ObjectKey;
 use crate::telemetry::Metrics;
 use crate::vault::shared::SharedVault;
-use crate::vault::{CertificateProperties, SecretProperties, VaultAccess, VaultError};
+use crate::vault::{
+    CertificateProperties, KeyProperties, SecretProperties, VaultAccess, VaultError,
+};
 use scanner::Scanner;
 use shelf::Shelf;
 
 /// Wakes one resource's controller.
 pub type Wake = Arc<dyn Fn(&ObjectKey) + Send + Sync>;
 
-/// Secret or certificate.
+/// Secret, certificate or key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjectType {
     /// A Key Vault secret.
     Secret,
     /// A Key Vault certificate.
     Certificate,
+    /// A Key Vault key.
+    Key,
 }
 
 /// A change announced by push: which object of which vault, and its new version if known.
@@ -51,7 +55,7 @@ pub enum ObjectType {
 pub struct PushedChange {
     /// The vault's name: the first label of its host (`myvault` in `myvault.vault.azure.net`).
     pub vault_name: String,
-    /// Secret or certificate.
+    /// Secret, certificate or key.
     pub object_type: ObjectType,
     /// The object's name.
     pub object_name: String,
@@ -216,6 +220,15 @@ impl ChangeFeed {
         self.listing::<CertificateProperties>(access, need).await
     }
 
+    /// The key listing for `access`, by the same rule as [`Self::secrets`].
+    pub async fn keys(
+        &self,
+        access: &VaultAccess,
+        need: Need,
+    ) -> Result<Option<Listing<KeyProperties>>, VaultError> {
+        self.listing::<KeyProperties>(access, need).await
+    }
+
     async fn listing<T: Catalogue>(
         &self,
         access: &VaultAccess,
@@ -312,10 +325,7 @@ impl Inner {
     fn listing_forbidden(&self, access: &VaultAccess, object_type: ObjectType) {
         if let Some(scanner) = self.lock().scanners.get_mut(access) {
             let until = Instant::now() + LISTING_FORBIDDEN_FOR;
-            match object_type {
-                ObjectType::Secret => scanner.secrets_unlisted_until = Some(until),
-                ObjectType::Certificate => scanner.certificates_unlisted_until = Some(until),
-            }
+            scanner.unlisted_until.insert(object_type, until);
         }
     }
 
@@ -371,6 +381,7 @@ impl Inner {
         let object = match T::TYPE {
             ObjectType::Secret => "*",
             ObjectType::Certificate => "certificate/*",
+            ObjectType::Key => "key/*",
         };
         crate::reconcile::steps::audit(access, object, None, items.as_ref().err());
         let items = items?;
@@ -464,6 +475,20 @@ impl Catalogue for CertificateProperties {
     }
     fn shelf_mut(scanner: &mut Scanner) -> &mut Shelf<Self> {
         &mut scanner.certificates
+    }
+}
+
+#[async_trait::async_trait]
+impl Catalogue for KeyProperties {
+    const TYPE: ObjectType = ObjectType::Key;
+    async fn list(vault: &SharedVault, access: &VaultAccess) -> Result<Arc<Vec<Self>>, VaultError> {
+        vault.list_keys(access).await
+    }
+    fn shelf(scanner: &Scanner) -> &Shelf<Self> {
+        &scanner.keys
+    }
+    fn shelf_mut(scanner: &mut Scanner) -> &mut Shelf<Self> {
+        &mut scanner.keys
     }
 }
 

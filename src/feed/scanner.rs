@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::shelf::Shelf;
 use super::{Catalogue, Inner, Interest, ObjectType, distinct_names};
 use crate::reconcile::ObjectKey;
-use crate::vault::{CertificateProperties, SecretProperties, VaultAccess};
+use crate::vault::{CertificateProperties, KeyProperties, SecretProperties, VaultAccess};
 
 /// The followers and listings of one (identity, vault). Dropping it stops its task.
 pub struct Scanner {
@@ -21,14 +21,14 @@ pub struct Scanner {
     pub secrets: Shelf<SecretProperties>,
     /// The latest certificate listing.
     pub certificates: Shelf<CertificateProperties>,
+    /// The latest key listing.
+    pub keys: Shelf<KeyProperties>,
     /// When the last scan failed.
     pub(super) failed_at: Option<Instant>,
     /// Scans failed in a row (the next comes sooner than a period: see [`retry_after_failure`]).
     pub(super) failed_scans: u32,
-    /// Until when this identity reads secrets one by one: it may not list them.
-    pub(super) secrets_unlisted_until: Option<Instant>,
-    /// The same for certificates.
-    pub(super) certificates_unlisted_until: Option<Instant>,
+    /// Until when this identity reads objects of a type one by one: it may not list them.
+    pub(super) unlisted_until: HashMap<ObjectType, Instant>,
     task: AbortHandle,
 }
 
@@ -43,7 +43,7 @@ enum Next {
     /// Sleep this long, then ask again.
     Wait(Duration),
     /// List these types now.
-    Scan { secrets: bool, certificates: bool },
+    Scan(Vec<ObjectType>),
 }
 
 impl Scanner {
@@ -54,10 +54,10 @@ impl Scanner {
             followers: HashMap::new(),
             secrets: Shelf::default(),
             certificates: Shelf::default(),
+            keys: Shelf::default(),
             failed_at: None,
             failed_scans: 0,
-            secrets_unlisted_until: None,
-            certificates_unlisted_until: None,
+            unlisted_until: HashMap::new(),
             task,
         }
     }
@@ -74,11 +74,8 @@ impl Scanner {
     /// Whether a listing of `T` costs less than reading each followed object once, or a bulk
     /// selector needs it; never while the identity may not list.
     pub fn worthwhile<T: Catalogue>(&self) -> bool {
-        let unlisted = match T::TYPE {
-            ObjectType::Secret => self.secrets_unlisted_until,
-            ObjectType::Certificate => self.certificates_unlisted_until,
-        };
-        if unlisted.is_some_and(|until| Instant::now() < until) {
+        let unlisted = self.unlisted_until.get(&T::TYPE);
+        if unlisted.is_some_and(|until| Instant::now() < *until) {
             return false;
         }
         let follows = || self.followers.values().map(|i| i.follow(T::TYPE));
@@ -115,11 +112,13 @@ impl Scanner {
         let news = match object_type {
             ObjectType::Secret => self.secrets.push(name, version),
             ObjectType::Certificate => self.certificates.push(name, version),
+            ObjectType::Key => self.keys.push(name, version),
         };
         if bulk && !news.listed {
             match object_type {
                 ObjectType::Secret => self.secrets.discard(),
                 ObjectType::Certificate => self.certificates.discard(),
+                ObjectType::Key => self.keys.discard(),
             }
         }
         !news.repeat
@@ -135,22 +134,34 @@ impl Scanner {
         }
         let remaining =
             |age: Option<Duration>| age.map_or(Duration::ZERO, |a| period.saturating_sub(a));
-        let secrets = self
-            .worthwhile::<SecretProperties>()
-            .then(|| remaining(self.secrets.age()));
-        let certificates = self
-            .worthwhile::<CertificateProperties>()
-            .then(|| remaining(self.certificates.age()));
-        let now = |r: Option<Duration>| r.is_some_and(|r| r.is_zero());
-        if now(secrets) || now(certificates) {
-            return Next::Scan {
-                secrets: now(secrets),
-                certificates: now(certificates),
-            };
+        let due = [
+            (
+                ObjectType::Secret,
+                self.worthwhile::<SecretProperties>()
+                    .then(|| remaining(self.secrets.age())),
+            ),
+            (
+                ObjectType::Certificate,
+                self.worthwhile::<CertificateProperties>()
+                    .then(|| remaining(self.certificates.age())),
+            ),
+            (
+                ObjectType::Key,
+                self.worthwhile::<KeyProperties>()
+                    .then(|| remaining(self.keys.age())),
+            ),
+        ];
+        let now: Vec<ObjectType> = due
+            .iter()
+            .filter(|(_, r)| r.is_some_and(|r| r.is_zero()))
+            .map(|(t, _)| *t)
+            .collect();
+        if !now.is_empty() {
+            return Next::Scan(now);
         }
-        let wait = [secrets, certificates]
+        let wait = due
             .into_iter()
-            .flatten()
+            .filter_map(|(_, r)| r)
             .min()
             .unwrap_or(period);
         // A little spread, so scanners created together do not scan together forever.
@@ -201,17 +212,18 @@ async fn run(feed: Weak<Inner>, access: VaultAccess) {
         match next {
             None => return,
             Some(Next::Wait(wait)) => tokio::time::sleep(wait).await,
-            Some(Next::Scan {
-                secrets,
-                certificates,
-            }) => {
+            Some(Next::Scan(types)) => {
                 let Some(inner) = feed.upgrade() else { return };
                 let mut failed = false;
-                if secrets {
-                    failed |= inner.list::<SecretProperties>(&access).await.is_err();
-                }
-                if certificates {
-                    failed |= inner.list::<CertificateProperties>(&access).await.is_err();
+                for object_type in types {
+                    let listed = match object_type {
+                        ObjectType::Secret => inner.list::<SecretProperties>(&access).await.is_ok(),
+                        ObjectType::Certificate => {
+                            inner.list::<CertificateProperties>(&access).await.is_ok()
+                        }
+                        ObjectType::Key => inner.list::<KeyProperties>(&access).await.is_ok(),
+                    };
+                    failed |= !listed;
                 }
                 if failed {
                     tracing::debug!(vault = %access.vault_url, "scan failed; retrying soon");

@@ -35,6 +35,7 @@ fn following(names: &[&str], interval: u64) -> Interest {
         interval: Duration::from_secs(interval),
         secrets: Follow::names(names.iter().copied()),
         certificates: Follow::default(),
+        keys: Follow::default(),
     }
 }
 

@@ -12,6 +12,8 @@ pub enum ObjectType {
     Secret,
     /// A certificate (`Microsoft.KeyVault.Certificate*`).
     Certificate,
+    /// A key (`Microsoft.KeyVault.Key*`), read for its public part.
+    Key,
 }
 
 /// What happened to the object.
@@ -31,7 +33,7 @@ pub enum Change {
 pub struct ObjectChanged {
     /// Vault name, lowercased.
     pub vault_name: String,
-    /// Secret or certificate.
+    /// Secret, certificate or key.
     pub object_type: ObjectType,
     /// Object name, lowercased (Key Vault names are case-insensitive).
     pub object_name: String,
@@ -46,7 +48,7 @@ pub struct ObjectChanged {
 /// What one received event turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    /// A Key Vault secret or certificate event.
+    /// A Key Vault secret, certificate or key event.
     Changed(ObjectChanged),
     /// An Event Grid schema `SubscriptionValidationEvent` with its `validationCode`.
     Validation(String),
@@ -128,6 +130,8 @@ fn key_vault_type(event_type: &str) -> Option<(ObjectType, Change)> {
     let rest = lower.strip_prefix(KEY_VAULT_PREFIX)?;
     let (object_type, rest) = if let Some(r) = rest.strip_prefix("secret") {
         (ObjectType::Secret, r)
+    } else if let Some(r) = rest.strip_prefix("key") {
+        (ObjectType::Key, r)
     } else {
         (ObjectType::Certificate, rest.strip_prefix("certificate")?)
     };
@@ -222,19 +226,28 @@ mod tests {
         let batch = json!([
             event("Microsoft.KeyVault.CertificateExpired", "a"),
             event("Microsoft.KeyVault.SecretExpired", "b"),
+            event("Microsoft.KeyVault.KeyNewVersionCreated", "Signer"),
         ]);
         let got = changed(&parse_body(batch.to_string().as_bytes()).unwrap());
-        assert_eq!(got.len(), 2);
+        assert_eq!(got.len(), 3);
         assert_eq!(
             (got[1].object_type, got[1].change),
             (ObjectType::Secret, Change::Expired)
+        );
+        assert_eq!(
+            (
+                got[2].object_type,
+                got[2].change,
+                got[2].object_name.as_str()
+            ),
+            (ObjectType::Key, Change::NewVersion, "signer")
         );
     }
 
     #[test]
     fn unknown_and_malformed_events_are_ignored() {
         let body = json!([
-            {"eventType": "Microsoft.KeyVault.KeyNewVersionCreated", "data": {"VaultName": "kv1", "ObjectName": "k"}},
+            {"eventType": "Microsoft.KeyVault.KeyNewVersionCreated", "data": {"VaultName": "kv1", "ObjectName": ".."}},
             {"eventType": "Microsoft.KeyVault.VaultAccessPolicyChanged", "data": {}},
             {"eventType": "Microsoft.Storage.BlobCreated", "data": {}},
             {"eventType": "Microsoft.KeyVault.SecretNewVersionCreated", "data": {"VaultName": "kv1", "ObjectName": "../etc"}},

@@ -63,6 +63,9 @@ pub enum SyncError {
     /// Listing the vault's secrets failed.
     #[error("failed to list the vault's secrets: {0}")]
     ListSecrets(#[source] VaultError),
+    /// Listing the vault's keys (change detection for `spec.keys`) failed.
+    #[error("failed to list the vault's keys: {0}")]
+    ListKeys(#[source] VaultError),
     /// Reading one vault secret failed.
     #[error("failed to read vault secret {name}: {source}")]
     ReadSecret {
@@ -205,9 +208,9 @@ impl SyncError {
             | SyncError::ReadKeystorePassword { .. }
             | SyncError::WriteStatus(_) => reason::KUBERNETES_ERROR,
             SyncError::OwnershipConflict(_) => reason::OWNERSHIP_CONFLICT,
-            SyncError::ListSecrets(e) | SyncError::ReadSecret { source: e, .. } => {
-                vault_reason(e.kind())
-            }
+            SyncError::ListSecrets(e)
+            | SyncError::ListKeys(e)
+            | SyncError::ReadSecret { source: e, .. } => vault_reason(e.kind()),
             SyncError::ReadCertificate { source: e, .. }
             | SyncError::ReadCertificateKey { source: e, .. } => match e.kind() {
                 VaultErrorKind::NotFound => reason::CERTIFICATE_NOT_FOUND,
@@ -265,6 +268,7 @@ impl SyncError {
     fn vault_error(&self) -> Option<&VaultError> {
         match self {
             SyncError::ListSecrets(e)
+            | SyncError::ListKeys(e)
             | SyncError::ReadSecret { source: e, .. }
             | SyncError::ReadKey { source: e, .. }
             | SyncError::ReadCertificate { source: e, .. }

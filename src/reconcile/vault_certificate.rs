@@ -185,6 +185,7 @@ impl VaultCertificate {
             interval: plan.interval.clone().unwrap_or_default(),
             secrets: Follow::default(),
             certificates: Follow::names(followed),
+            keys: Follow::default(),
         }
     }
 
@@ -342,6 +343,7 @@ impl VaultCertificate {
             version: found.version.clone(),
             updated: found.updated,
             decoding: Default::default(),
+            public_key: None,
         }];
         let owner = steps::owner::<VaultCertificate>(&plan.key);
         desired_secret(

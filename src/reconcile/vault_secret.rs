@@ -21,7 +21,8 @@ use crate::desired::shape::shape;
 use crate::desired::{decoding, public_key};
 use crate::feed::{Follow, Interest, Listing, Need};
 use crate::vault::{
-    KeyBundle, SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError,
+    KeyBundle, KeyProperties, Listed, SecretBundle, SecretProperties, SecretValue, VaultAccess,
+    VaultError,
 };
 
 #[async_trait::async_trait]
@@ -36,14 +37,20 @@ impl Kind for VaultSecret {
         let start = steps::start(self, ctx, &plan.key).await?;
         ctx.feed
             .follow(&plan.key, &start.access, self.interest(plan));
-        let listing = listing(self, ctx, plan, &start.access).await?;
-        let sources = select::sources(&self.spec, listing.as_ref().map(|l| l.items.as_slice()))
-            .map_err(SyncError::InvalidSpec)?;
+        let listings = Listings {
+            secrets: listing(self, ctx, plan, &start.access).await?,
+            keys: key_listing(self, ctx, &start.access).await?,
+        };
+        let sources = select::sources(
+            &self.spec,
+            listings.secrets.as_ref().map(|l| l.items.as_slice()),
+        )
+        .map_err(SyncError::InvalidSpec)?;
         let current = values_now(self, ctx, plan, &start).await?;
         let previous = plan.previous.as_ref();
         let (mut gathered, to_fetch) = split_kept_and_stale(
             &sources,
-            listing.as_ref(),
+            &listings,
             previous,
             &current,
             plan.force.is_some() || plan.entry.reread,
@@ -156,6 +163,7 @@ impl Gathered {
                 version: read.version,
                 updated: read.updated,
                 decoding: source.decoding,
+                public_key: source.public_key,
             });
             self.data.insert(source.key.clone(), read.value);
         }
@@ -278,6 +286,12 @@ impl VaultSecret {
                 )
             },
             certificates: Follow::default(),
+            keys: Follow::names(
+                spec.keys
+                    .iter()
+                    .filter(|item| item.version.is_none())
+                    .map(|item| item.name.as_str()),
+            ),
         }
     }
 }
@@ -304,11 +318,55 @@ async fn listing(
         .map_err(SyncError::ListSecrets)
 }
 
+/// The vault's key listing, when the resource reads keys and the change feed finds listing
+/// cheaper than reading each key.
+async fn key_listing(
+    resource: &VaultSecret,
+    ctx: &Context,
+    access: &VaultAccess,
+) -> Result<Option<Listing<KeyProperties>>, SyncError> {
+    if resource.spec.keys.is_empty() {
+        return Ok(None);
+    }
+    ctx.feed
+        .keys(access, Need::IfCheaper)
+        .await
+        .map_err(SyncError::ListKeys)
+}
+
+/// The listings a sync decides with: secrets (bulk selection and change detection) and keys.
+struct Listings {
+    secrets: Option<Listing<SecretProperties>>,
+    keys: Option<Listing<KeyProperties>>,
+}
+
+impl Listings {
+    /// What the listing of `source`'s object type says about its object, and the version
+    /// pushed for it since that listing.
+    fn about(&self, source: &Source) -> (Option<&dyn Listed>, Option<&str>) {
+        fn look<'a, T: Listed>(
+            listing: Option<&'a Listing<T>>,
+            name: &str,
+        ) -> (Option<&'a dyn Listed>, Option<&'a str>) {
+            let Some(listing) = listing else {
+                return (None, None);
+            };
+            let listed = listing.find(name).map(|l| l as &dyn Listed);
+            (listed, listing.pushed_version(name))
+        }
+        if source.public_key.is_some() {
+            look(self.keys.as_ref(), &source.name)
+        } else {
+            look(self.secrets.as_ref(), &source.name)
+        }
+    }
+}
+
 /// Sources whose value in the Secret is still current (kept, with their recorded version) and
 /// those to read again.
 fn split_kept_and_stale<'a>(
     sources: &'a [Source],
-    listing: Option<&Listing<SecretProperties>>,
+    listings: &Listings,
     previous: Option<&SyncStatus>,
     current: &BTreeMap<String, SecretValue>,
     force: bool,
@@ -319,18 +377,11 @@ fn split_kept_and_stale<'a>(
     let mut kept = Gathered::default();
     let mut to_fetch = Vec::new();
     for source in sources {
-        // Keys are not in the secret listing (a key's name may be a secret's too), and a
-        // changed format must show even for a pinned version: a key is read every time.
-        if source.public_key.is_some() {
-            to_fetch.push(source);
-            continue;
-        }
-        let listed = listing.and_then(|l| l.find(&source.name));
+        // Keys come from the key listing (a key's name may be a secret's too).
+        let (listed, pushed) = listings.about(source);
         let recorded = recorded.get(source.key.as_str()).copied();
         let value = current.get(&source.key);
-        let pushed = listing
-            .and_then(|l| l.pushed_version(&source.name))
-            .filter(|_| source.version.is_none());
+        let pushed = pushed.filter(|_| source.version.is_none());
         let stale = match pushed {
             // Pushed since the listing: the listing cannot tell yet, the synced version can.
             // (A second delivery of a rotation already read finds it synced: no read.)

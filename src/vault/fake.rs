@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    CertificateBundle, CertificateProperties, KeyBundle, LISTING_PAGE_SIZE, PageGate, SecretBundle,
-    SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, KeyBundle, KeyProperties, LISTING_PAGE_SIZE,
+    PageGate, SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
 };
 
 /// One stored secret: its latest version, value and update time.
@@ -65,7 +65,8 @@ impl FakeVault {
         *self.delay.lock().expect("poisoned") = delay;
     }
 
-    /// Requests of `operation` (`list`, `certificate list`, `secret`, `certificate`) that reached the vault.
+    /// Requests of `operation` (`list`, `certificate list`, `key list`, `secret`,
+    /// `certificate`, `key`) that reached the vault.
     pub fn calls(&self, operation: &str) -> usize {
         self.calls
             .lock()
@@ -127,6 +128,15 @@ impl VaultProvider for FakeVault {
         _: &PageGate,
     ) -> Result<Vec<CertificateProperties>, VaultError> {
         self.request("certificate list").await?;
+        Ok(Vec::new())
+    }
+
+    async fn list_keys(
+        &self,
+        _: &VaultAccess,
+        _: &PageGate,
+    ) -> Result<Vec<KeyProperties>, VaultError> {
+        self.request("key list").await?;
         Ok(Vec::new())
     }
 

@@ -68,6 +68,18 @@ pub struct CertificateProperties {
     pub updated: Option<i64>,
 }
 
+/// Metadata of a key as listed: enough for cheap change detection (a key's public part changes
+/// only with a new version).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyProperties {
+    /// Name as stored in the vault.
+    pub name: String,
+    /// Whether the latest version is enabled.
+    pub enabled: bool,
+    /// Last update of the latest version (Unix seconds, 1-second resolution).
+    pub updated: Option<i64>,
+}
+
 /// What change detection needs from any listed object.
 pub trait Listed {
     /// Name as stored in the vault (compared case-insensitively).
@@ -91,6 +103,18 @@ impl Listed for SecretProperties {
 }
 
 impl Listed for CertificateProperties {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn updated(&self) -> Option<i64> {
+        self.updated
+    }
+}
+
+impl Listed for KeyProperties {
     fn name(&self) -> &str {
         &self.name
     }
@@ -203,6 +227,13 @@ pub trait VaultProvider: Send + Sync + 'static {
         access: &VaultAccess,
         next_page: &PageGate,
     ) -> Result<Vec<CertificateProperties>, VaultError>;
+
+    /// Lists the properties of every key in the vault (all pages, each after `next_page`).
+    async fn list_keys(
+        &self,
+        access: &VaultAccess,
+        next_page: &PageGate,
+    ) -> Result<Vec<KeyProperties>, VaultError>;
 
     /// Reads a secret's latest version, or the given one.
     async fn get_secret(

@@ -13,8 +13,8 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use super::{
-    CertificateBundle, CertificateProperties, KeyBundle, PageGate, SecretBundle, SecretProperties,
-    VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, KeyBundle, KeyProperties, PageGate, SecretBundle,
+    SecretProperties, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Limits for [`SharedVault`].
@@ -91,6 +91,7 @@ pub struct SharedVault {
     options: SharingOptions,
     secret_listings: InFlight<VaultAccess, Arc<Vec<SecretProperties>>>,
     certificate_listings: InFlight<VaultAccess, Arc<Vec<CertificateProperties>>>,
+    key_listings: InFlight<VaultAccess, Arc<Vec<KeyProperties>>>,
     secret_reads: InFlight<ObjectRead, SecretBundle>,
     certificate_reads: InFlight<ObjectRead, CertificateBundle>,
     key_reads: InFlight<ObjectRead, KeyBundle>,
@@ -106,6 +107,7 @@ impl SharedVault {
             options,
             secret_listings: Arc::default(),
             certificate_listings: Arc::default(),
+            key_listings: Arc::default(),
             secret_reads: Arc::default(),
             certificate_reads: Arc::default(),
             key_reads: Arc::default(),
@@ -141,6 +143,22 @@ impl SharedVault {
             let gate = this.page_gate(&owned, "ListCertificates");
             let call = this.inner.list_certificates(&owned, gate.as_ref());
             let listing = this.limited(&owned, "ListCertificates", call).await?;
+            Ok(Arc::new(listing))
+        })
+        .await
+    }
+
+    /// Lists the vault's keys; concurrent listings by the same identity share one.
+    pub async fn list_keys(
+        &self,
+        access: &VaultAccess,
+    ) -> Result<Arc<Vec<KeyProperties>>, VaultError> {
+        let this = self.clone();
+        let owned = access.clone();
+        coalesce(&self.key_listings, access.clone(), async move {
+            let gate = this.page_gate(&owned, "ListKeys");
+            let call = this.inner.list_keys(&owned, gate.as_ref());
+            let listing = this.limited(&owned, "ListKeys", call).await?;
             Ok(Arc::new(listing))
         })
         .await

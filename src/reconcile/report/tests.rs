@@ -65,6 +65,7 @@ fn desired() -> DesiredSecret {
         version: "v1".into(),
         updated: Some(1),
         decoding: Default::default(),
+        public_key: None,
     }];
     let key = ContentKey::for_tests();
     desired_secret(

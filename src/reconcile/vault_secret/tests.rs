@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::crd::KeyFormat;
 
 fn source() -> Source {
     Source {
@@ -38,6 +39,7 @@ fn synced(version: &str, updated: i64) -> SyncStatus {
             version: version.into(),
             updated: Some(updated),
             decoding: Default::default(),
+            public_key: None,
         }],
         ..Default::default()
     }
@@ -48,11 +50,14 @@ fn a_pushed_version_is_read_once_however_often_it_is_delivered() {
     let sources = [source()];
     let current: BTreeMap<String, SecretValue> =
         [("password".to_string(), SecretValue::new("v1 value"))].into();
-    let listing = stale_listing("v2");
+    let listings = Listings {
+        secrets: Some(stale_listing("v2")),
+        keys: None,
+    };
     // First delivery: v1 is synced, v2 was pushed: read.
     let (_, stale) = split_kept_and_stale(
         &sources,
-        Some(&listing),
+        &listings,
         Some(&synced("v1", 100)),
         &current,
         false,
@@ -62,7 +67,7 @@ fn a_pushed_version_is_read_once_however_often_it_is_delivered() {
     // read.
     let (kept, stale) = split_kept_and_stale(
         &sources,
-        Some(&listing),
+        &listings,
         Some(&synced("v2", 130)),
         &current,
         false,
@@ -72,10 +77,107 @@ fn a_pushed_version_is_read_once_however_often_it_is_delivered() {
     // A force refresh still reads.
     let (_, stale) = split_kept_and_stale(
         &sources,
-        Some(&listing),
+        &listings,
         Some(&synced("v2", 130)),
         &current,
         true,
     );
     assert_eq!(stale.len(), 1);
+}
+
+fn key_source(format: KeyFormat) -> Source {
+    Source {
+        key: "signing.pem".into(),
+        name: "signer".into(),
+        version: None,
+        bulk: false,
+        decoding: Default::default(),
+        public_key: Some(format),
+    }
+}
+
+fn key_synced(format: KeyFormat) -> SyncStatus {
+    SyncStatus {
+        versions: vec![SyncedVersion {
+            key: "signing.pem".into(),
+            name: "signer".into(),
+            version: "k1".into(),
+            updated: Some(200),
+            decoding: Default::default(),
+            public_key: Some(format),
+        }],
+        ..Default::default()
+    }
+}
+
+fn key_listing(updated: i64) -> Listing<KeyProperties> {
+    Listing::plain(Arc::new(vec![KeyProperties {
+        name: "Signer".into(),
+        enabled: true,
+        updated: Some(updated),
+    }]))
+}
+
+#[test]
+fn a_key_is_read_again_only_when_its_listing_or_format_changed() {
+    let current: BTreeMap<String, SecretValue> = [(
+        "signing.pem".to_string(),
+        SecretValue::new("-----BEGIN PUBLIC KEY-----"),
+    )]
+    .into();
+    let pem = [key_source(KeyFormat::Pem)];
+    let unchanged = Listings {
+        secrets: None,
+        keys: Some(key_listing(200)),
+    };
+    let (kept, stale) = split_kept_and_stale(
+        &pem,
+        &unchanged,
+        Some(&key_synced(KeyFormat::Pem)),
+        &current,
+        false,
+    );
+    assert!(stale.is_empty(), "an unchanged key is not read");
+    assert_eq!(kept.versions[0].public_key, Some(KeyFormat::Pem));
+    let rotated = Listings {
+        secrets: None,
+        keys: Some(key_listing(260)),
+    };
+    let (_, stale) = split_kept_and_stale(
+        &pem,
+        &rotated,
+        Some(&key_synced(KeyFormat::Pem)),
+        &current,
+        false,
+    );
+    assert_eq!(stale.len(), 1, "a new key version is read");
+    let jwk = [key_source(KeyFormat::Jwk)];
+    let (_, stale) = split_kept_and_stale(
+        &jwk,
+        &unchanged,
+        Some(&key_synced(KeyFormat::Pem)),
+        &current,
+        false,
+    );
+    assert_eq!(stale.len(), 1, "a changed format reads the key again");
+    // A secret of the same name in the secret listing says nothing about the key.
+    let secret_only = Listings {
+        secrets: Some(Listing::plain(Arc::new(vec![SecretProperties {
+            name: "signer".into(),
+            enabled: true,
+            updated: Some(200),
+            tags: Default::default(),
+            content_type: None,
+            managed: false,
+        }]))),
+        keys: None,
+    };
+    let (_, stale) = split_kept_and_stale(
+        &pem,
+        &secret_only,
+        Some(&key_synced(KeyFormat::Pem)),
+        &current,
+        false,
+    );
+    assert_eq!(stale.len(), 1, "without a key listing only a read can tell");
 }

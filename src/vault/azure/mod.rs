@@ -30,8 +30,8 @@ pub use transport::{TransportError, http_client};
 use self::assertion::ServiceAccountAssertion;
 use self::classify::classify;
 use super::{
-    CertificateBundle, CertificateProperties, Identity, KeyBundle, PageGate, SecretBundle,
-    SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, Identity, KeyBundle, KeyProperties, PageGate,
+    SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Most pages of one listing followed (Key Vault pages hold 25 secrets).
@@ -239,7 +239,7 @@ fn name_and_version(id: &str) -> (String, String) {
     let mut parts = id.trim_end_matches('/').rsplit('/');
     let last = parts.next().unwrap_or_default().to_string();
     let before = parts.next().unwrap_or_default().to_string();
-    if before == "secrets" || before == "certificates" {
+    if matches!(before.as_str(), "secrets" | "certificates" | "keys") {
         (last, String::new())
     } else {
         (before, last)
@@ -304,6 +304,36 @@ impl VaultProvider for AzureVault {
                 let attributes = item.attributes.unwrap_or_default();
                 CertificateProperties {
                     name: name_and_version(item.id.as_deref().unwrap_or_default()).0,
+                    enabled: attributes.enabled.unwrap_or(true),
+                    updated: attributes.updated.map(|t| t.unix_timestamp()),
+                }
+            })
+            .collect())
+    }
+
+    async fn list_keys(
+        &self,
+        access: &VaultAccess,
+        next_page: &PageGate,
+    ) -> Result<Vec<KeyProperties>, VaultError> {
+        let clients = self.clients(access)?;
+        let classify_list = |e: azure_core::Error| classify(&e, &access.vault_url);
+        let pages = clients
+            .keys
+            .list_key_properties(None)
+            .map_err(classify_list)?
+            .into_pages()
+            .map(|page| {
+                page.and_then(|p| p.into_model())
+                    .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
+            });
+        let items = all_pages(pages, &access.vault_url, "key", next_page).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let attributes = item.attributes.unwrap_or_default();
+                KeyProperties {
+                    name: name_and_version(item.kid.as_deref().unwrap_or_default()).0,
                     enabled: attributes.enabled.unwrap_or(true),
                     updated: attributes.updated.map(|t| t.unix_timestamp()),
                 }
@@ -439,6 +469,14 @@ mod tests {
         assert_eq!(
             name_and_version("https://v.vault.azure.net/secrets/db"),
             ("db".into(), String::new())
+        );
+        assert_eq!(
+            name_and_version("https://v.vault.azure.net/keys/signer"),
+            ("signer".into(), String::new())
+        );
+        assert_eq!(
+            name_and_version("https://v.vault.azure.net/keys/signer/0123abcd"),
+            ("signer".into(), "0123abcd".into())
         );
     }
 }

@@ -2,6 +2,7 @@
 //! and POST /keys/{name}/{version}/sign do, without an identity.
 
 use super::{Control, ControlError};
+use crate::events::payload::{ObjectType, VaultEvent};
 use crate::ids::new_version;
 use crate::store::keys::{self, KeyVersion};
 
@@ -15,7 +16,10 @@ impl Control {
         kty: &str,
         size: Option<u64>,
     ) -> Result<String, ControlError> {
-        self.with_vault(vault, |data, now| {
+        let v = self.vault(vault)?;
+        let now = self.state.clock.now();
+        let (name, version) = {
+            let mut data = v.write();
             data.keys.check_writable(name)?;
             let material = keys::generate(kty, size, Some("P-256"))?;
             let version = new_version();
@@ -32,8 +36,21 @@ impl Control {
                     tags: Default::default(),
                 },
             );
-            Ok(version)
-        })
+            let (entry, _) = data.keys.find(name, None)?;
+            (entry.name.clone(), version)
+        };
+        // As Key Vault does for a new key version.
+        self.state.events.publish(VaultEvent::new_version(
+            &v.name,
+            &self.state.vault_base(&v.name),
+            ObjectType::Key,
+            &name,
+            &version,
+            None,
+            None,
+            now,
+        ));
+        Ok(version)
     }
 
     /// Signs `digest` with the latest version of key `name` (`alg` as Key Vault names it, for

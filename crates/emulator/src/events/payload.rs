@@ -14,6 +14,7 @@ const ARM_RESOURCE_GROUP: &str = "vaultsync-emulator";
 pub(crate) enum ObjectType {
     Secret,
     Certificate,
+    Key,
 }
 
 impl ObjectType {
@@ -21,6 +22,7 @@ impl ObjectType {
         match self {
             ObjectType::Secret => "Secret",
             ObjectType::Certificate => "Certificate",
+            ObjectType::Key => "Key",
         }
     }
 
@@ -28,6 +30,7 @@ impl ObjectType {
         match self {
             ObjectType::Secret => "secrets",
             ObjectType::Certificate => "certificates",
+            ObjectType::Key => "keys",
         }
     }
 }
@@ -120,7 +123,7 @@ impl VaultEvent {
         }
     }
 
-    /// `Microsoft.KeyVault.{Secret|Certificate}{NewVersionCreated|NearExpiry|Expired}`.
+    /// `Microsoft.KeyVault.{Secret|Certificate|Key}{NewVersionCreated|NearExpiry|Expired}`.
     pub fn event_type(&self) -> String {
         format!(
             "Microsoft.KeyVault.{}{}",

@@ -5,6 +5,7 @@
 use super::secrets_api::{AttributesIn, parse_body};
 use super::{Ctx, render};
 use crate::errors::json;
+use crate::events::payload::{ObjectType, VaultEvent};
 use crate::ids::new_version;
 use crate::store::keys::{self, JwkIn, KeyVersion};
 use crate::store::validate;
@@ -58,6 +59,16 @@ fn store(ctx: &Ctx<'_>, name: &str, k: KeyVersion) -> Result<Response, StoreErro
     data.keys.check_writable(name)?;
     data.keys.push(name, k);
     let (e, k) = data.keys.find(name, None)?;
+    ctx.events.publish(VaultEvent::new_version(
+        &ctx.vault.name,
+        &ctx.base,
+        ObjectType::Key,
+        &e.name,
+        &k.version,
+        None,
+        None,
+        ctx.now,
+    ));
     Ok(json(
         200,
         &render::key_version_bundle(&ctx.base, &e.name, k),
