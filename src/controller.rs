@@ -91,6 +91,14 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     if let Some((tap, _)) = &restarts {
         secret_events = secret_events.into_iter().map(|e| tap.observe(e)).collect();
     }
+    // Managed ConfigMaps (trust bundles) are restored like Secrets when edited or deleted.
+    let secret_events: Vec<watches::SecretEvents> = secret_events
+        .into_iter()
+        .zip(&scopes)
+        .map(|(events, scope)| {
+            futures::stream::select(events, watches::managed_config_maps(&client, scope)).boxed()
+        })
+        .collect();
     let server = serve_http(&config, &metrics, &health, &stop_rx).await?;
     let wired = Wired::new(&client, &scopes, secret_events, &ctx, &config, &stop_rx);
     tokio::spawn(report_ready(wired.filled, secret_cache, health.clone()));

@@ -208,6 +208,16 @@ async fn invalid_vault_certificate_specs_are_rejected_with_actionable_messages()
         "  certificate:\n    name: ca\n  output:\n    trustBundle:\n      truststore:\n        key: ca.crt\n        passwordSecretRef:\n          name: pw\n          key: password\n",
         "trustBundle.truststore.key must not be ca.crt",
     );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: ca\n  output:\n    trustBundle:\n      writeTo: ConfigMap\n  target:\n    type: Opaque\n",
+        "output.trustBundle.writeTo: ConfigMap writes a ConfigMap, which has no type: remove target.type",
+    );
+    assert_certificate_rejected(
+        &ns,
+        "  certificate:\n    name: ca\n  output:\n    trustBundle:\n      writeTo: Deployment\n",
+        "Unsupported value: \"Deployment\"",
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use base64::Engine;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use sha2::{Digest, Sha256};
@@ -283,6 +283,135 @@ async fn a_trust_bundle_holds_only_the_ca_chain_and_java_trusts_its_truststore()
         .unwrap();
     assert!(!wrong.status.success(), "the password protects it");
     std::fs::remove_file(&file).ok();
+    t.assert_no_leak(&[password, &key_body(&chain.key_pem)])
+        .await;
+}
+
+#[tokio::test]
+async fn a_trust_bundle_in_a_config_map_is_restored_after_edits_and_never_takes_a_foreign_one() {
+    let t = test_namespace("ctrustcm").await;
+    let chain = pki::chain(Alg::Rsa, "Corp ConfigMap Root", -1, 365);
+    t.import_pem(
+        "svc",
+        &pem_bundle(
+            Some(&chain.key_pem),
+            &[&chain.leaf, &chain.inter, &chain.root],
+        ),
+        true,
+    );
+    let password = "cm-truststore-pw-41d";
+    create_secret(&t, "ts-password", "password", password).await;
+    t.apply_certificate(
+        "corp-ca",
+        "  certificate:\n    name: svc\n  output:\n    trustBundle:\n      writeTo: ConfigMap\n      truststore:\n        passwordSecretRef:\n          name: ts-password\n          key: password\n",
+    );
+    let synced = t.wait_certificate_reason("corp-ca", "Synced", SYNC).await;
+    let config_maps = Api::<ConfigMap>::namespaced(t.client.clone(), &t.ns);
+    let written = config_maps
+        .get("corp-ca")
+        .await
+        .expect("the ConfigMap exists");
+    let ca_crt = written.data.clone().unwrap_or_default()["ca.crt"].clone();
+    assert_eq!(
+        pem_bodies(&ca_crt),
+        pem_bodies(&format!("{}{}", chain.inter.pem, chain.root.pem)),
+        "the CA chain in data, never the leaf"
+    );
+    assert_eq!(
+        written.data.as_ref().unwrap().len(),
+        1,
+        "only ca.crt is text: {:?}",
+        written.data.as_ref().unwrap().keys()
+    );
+    let truststore = written.binary_data.clone().unwrap_or_default()["truststore.p12"]
+        .0
+        .clone();
+    let listed = openssl(
+        &["pkcs12", "-nokeys", "-passin", &format!("pass:{password}")],
+        &truststore,
+    );
+    assert_eq!(listed.matches("-----BEGIN CERTIFICATE-----").count(), 2);
+    let owners = written
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        owners.iter().any(|o| o.kind == "VaultCertificate"
+            && Some(&o.uid) == synced.metadata.uid.as_ref()
+            && o.controller == Some(true)),
+        "owned by its VaultCertificate: {owners:?}"
+    );
+    assert!(
+        t.secret_bytes("corp-ca").await.is_none(),
+        "no Secret is written for a ConfigMap target"
+    );
+    let handshake_ok = handshake(
+        &format!("{}{}", chain.leaf.pem, chain.inter.pem),
+        &chain.key_pem,
+        &ca_crt,
+        SERVER_NAME,
+    );
+    handshake_ok.expect("the bundle verifies the service");
+
+    // Someone edits the bundle, then deletes it: both are put back from the last sync.
+    let mut edited = written.clone();
+    edited.metadata.managed_fields = None;
+    edited.data.get_or_insert_default().insert(
+        "ca.crt".into(),
+        "-----BEGIN CERTIFICATE-----\nforged\n".into(),
+    );
+    config_maps
+        .replace("corp-ca", &PostParams::default(), &edited)
+        .await
+        .unwrap();
+    eventually("the edited bundle restored", SYNC, || async {
+        let now = config_maps.get("corp-ca").await.unwrap();
+        let data = now.data.unwrap_or_default();
+        check(
+            data.get("ca.crt") == Some(&ca_crt),
+            data.keys().cloned().collect::<Vec<_>>(),
+        )
+    })
+    .await;
+    config_maps
+        .delete("corp-ca", &Default::default())
+        .await
+        .unwrap();
+    eventually("the deleted bundle recreated", SYNC, || async {
+        let now = config_maps.get_opt("corp-ca").await.unwrap();
+        let data = now.and_then(|c| c.data).unwrap_or_default();
+        check(data.get("ca.crt") == Some(&ca_crt), data.len())
+    })
+    .await;
+
+    // A ConfigMap vaultsync does not manage is never overwritten.
+    let foreign = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("platform-ca".into()),
+            ..Default::default()
+        },
+        data: Some([("ca.crt".to_string(), "theirs".to_string())].into()),
+        ..Default::default()
+    };
+    config_maps
+        .create(&PostParams::default(), &foreign)
+        .await
+        .unwrap();
+    t.apply_certificate(
+        "grab",
+        "  certificate:\n    name: svc\n  target:\n    name: platform-ca\n  output:\n    trustBundle:\n      writeTo: ConfigMap\n",
+    );
+    let refused = t
+        .wait_certificate_reason("grab", "OwnershipConflict", SYNC)
+        .await;
+    let message = condition(&refused, "Ready").unwrap().message.clone();
+    assert!(
+        message.starts_with("ConfigMap platform-ca exists and is not managed by vaultsync"),
+        "{message}"
+    );
+    let untouched = config_maps.get("platform-ca").await.unwrap();
+    assert_eq!(untouched.data.unwrap()["ca.crt"], "theirs");
     t.assert_no_leak(&[password, &key_body(&chain.key_pem)])
         .await;
 }

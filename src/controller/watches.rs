@@ -4,14 +4,15 @@
 use std::hash::{Hash, Hasher};
 
 use futures::channel::mpsc::UnboundedSender;
-use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::Secret;
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced, VaultCertificate, VaultSecret};
+use crate::desired::config_map::secret_view;
 use crate::desired::content_key::ContentKey;
 use crate::desired::secret::fingerprint;
 use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
@@ -102,6 +103,23 @@ pub fn managed_secrets(
         .touched_objects()
         .boxed();
     (store, events)
+}
+
+/// The changes of the ConfigMaps vaultsync manages (trust bundles), in the Secret shape and
+/// without their data: only the owner annotation is needed to route them. Nothing is cached.
+pub fn managed_config_maps(client: &Client, scope: &Scope) -> SecretEvents {
+    let selector =
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    watcher(scoped::<ConfigMap>(client, scope), selector)
+        .default_backoff()
+        .touched_objects()
+        .map_ok(|config_map| {
+            secret_view(ConfigMap {
+                metadata: config_map.metadata,
+                ..Default::default()
+            })
+        })
+        .boxed()
 }
 
 /// Channels to the controller of each kind.

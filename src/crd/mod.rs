@@ -16,8 +16,8 @@ pub use shape::{
 pub use status::{Condition, ConditionStatus, SyncStatus, SyncedVersion};
 pub use vault_certificate::{
     CaOutput, CertificateOutput, CertificateRef, CertificateStatus, Pkcs12Output, PrivateKeyFormat,
-    SecretKeyRef, TrustBundleOutput, TruststoreOutput, VaultCertificate, VaultCertificateSpec,
-    VaultCertificateStatus,
+    SecretKeyRef, TargetObject, TrustBundleOutput, TruststoreOutput, VaultCertificate,
+    VaultCertificateSpec, VaultCertificateStatus,
 };
 pub use vault_secret::{
     BulkSelector, KeyFormat, KeyItem, KeyNaming, SecretItem, VaultRemovalPolicy, VaultSecret,
@@ -59,6 +59,11 @@ pub trait Synced: kube::Resource<DynamicType = ()> {
     /// The shared part of the status as stored on the object.
     fn sync_status(&self) -> Option<&SyncStatus> {
         self.status().map(Self::sync_part)
+    }
+
+    /// The kind of object this resource writes.
+    fn target_object(&self) -> TargetObject {
+        TargetObject::Secret
     }
 
     /// Name of the Secret this resource writes (defaults to the resource's name).

@@ -41,6 +41,7 @@ use super::{SyncStatus, TargetSecret, VaultSource};
     )
 )]
 #[x_kube(validation = Rule::new("!has(self.output) || !has(self.output.trustBundle) || !has(self.target) || !has(self.target.type) || self.target.type == 'Opaque'").message("output.trustBundle writes no private key, so target.type must be Opaque (the default for a trust bundle), not a type that needs tls.key"))]
+#[x_kube(validation = Rule::new("!has(self.output) || !has(self.output.trustBundle) || !has(self.output.trustBundle.writeTo) || self.output.trustBundle.writeTo != 'ConfigMap' || !has(self.target) || !has(self.target.type)").message("output.trustBundle.writeTo: ConfigMap writes a ConfigMap, which has no type: remove target.type"))]
 #[serde(rename_all = "camelCase")]
 pub struct VaultCertificateSpec {
     /// The vault to read and the ServiceAccount whose identity reads it.
@@ -122,11 +123,36 @@ pub struct CertificateOutput {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustBundleOutput {
+    /// The object the bundle is written to: a Secret (default) or a ConfigMap, for consumers
+    /// that read CA bundles from ConfigMaps (CA certificates are public). `target.name`,
+    /// labels, annotations, creationPolicy and deletionPolicy apply to either.
+    #[serde(default, skip_serializing_if = "TargetObject::is_secret")]
+    pub write_to: TargetObject,
     /// Also write a PKCS#12 truststore of the same certificates (trusted-certificate entries
     /// `ca-1`, `ca-2`, …, which Java reads as the `PKCS12` keystore type) protected by a
     /// password read from another Secret in this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truststore: Option<TruststoreOutput>,
+}
+
+/// The kind of object vaultsync writes.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum TargetObject {
+    /// A Secret.
+    #[default]
+    Secret,
+    /// A ConfigMap (trust bundles only: it holds no secret). Text keys go to `data`, the
+    /// truststore to `binaryData`.
+    ConfigMap,
+}
+
+impl TargetObject {
+    /// Whether this is the default, a Secret.
+    pub fn is_secret(&self) -> bool {
+        *self == TargetObject::Secret
+    }
 }
 
 /// A PKCS#12 truststore output.
@@ -271,5 +297,14 @@ impl super::Synced for VaultCertificate {
 
     fn sync_part_mut(status: &mut VaultCertificateStatus) -> &mut SyncStatus {
         &mut status.sync
+    }
+
+    fn target_object(&self) -> TargetObject {
+        self.spec
+            .output
+            .trust_bundle
+            .as_ref()
+            .map(|bundle| bundle.write_to)
+            .unwrap_or_default()
     }
 }

@@ -1,6 +1,7 @@
 //! Pure builders: from spec + vault data to the exact Secret to write. No I/O here.
 
 pub mod certificate;
+pub mod config_map;
 pub mod content_key;
 pub mod decoding;
 pub mod public_key;

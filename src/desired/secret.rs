@@ -12,7 +12,7 @@ use super::{
     CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OBSERVED_HASH_ANNOTATION,
     OWNER_ANNOTATION, OWNER_UID_LABEL,
 };
-use crate::crd::{DeletionPolicy, SyncedVersion, TargetSecret};
+use crate::crd::{DeletionPolicy, SyncedVersion, TargetObject, TargetSecret};
 use crate::vault::SecretValue;
 
 /// The resource a Secret belongs to.
@@ -35,6 +35,8 @@ pub struct Owner {
 pub struct DesiredSecret {
     /// Secret name.
     pub name: String,
+    /// The kind of object written: a Secret, or a ConfigMap holding the same data.
+    pub object: TargetObject,
     /// Secret type.
     pub type_: String,
     /// Data (values redacted in Debug).
@@ -160,6 +162,7 @@ pub fn desired_secret(
     versions.sort_by(|a, b| a.key.cmp(&b.key));
     DesiredSecret {
         name: secret_name.to_string(),
+        object: TargetObject::Secret,
         type_,
         data,
         labels,

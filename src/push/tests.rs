@@ -195,7 +195,7 @@ async fn accepts_cloud_events_single_and_batch() {
 #[tokio::test]
 async fn unknown_events_are_acknowledged_and_ignored() {
     let mut f = fixture();
-    let body = json!([{"eventType": "Microsoft.KeyVault.KeyNewVersionCreated", "data": {"VaultName": "kv1", "ObjectName": "k"}},
+    let body = json!([{"eventType": "Microsoft.KeyVault.VaultAccessPolicyChanged", "data": {"VaultName": "kv1", "ObjectName": "k"}},
         {"eventType": "Microsoft.Storage.BlobCreated", "data": {}}]);
     let (status, _, _) = call(&f, post(&body, "application/json", Some(SECRET))).await;
     assert_eq!(status, StatusCode::OK);

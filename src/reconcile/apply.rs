@@ -2,10 +2,11 @@
 //! all when the Secret already matches.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{PatchParams, PostParams};
 
 use super::SyncError;
+use super::target::TargetApi;
+use crate::crd::TargetObject;
 use crate::desired::OBSERVED_HASH_ANNOTATION;
 use crate::desired::secret::DesiredSecret;
 
@@ -54,8 +55,9 @@ pub async fn apply(
             bytes: size,
         });
     }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secrets = TargetApi::new(client, namespace, desired.object);
     if let Some((replacement, action)) = replacement(namespace, desired, existing, adopt) {
+        let action = for_object(action, desired.object);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
             ..Default::default()
@@ -75,24 +77,31 @@ pub async fn apply(
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     secrets
-        .patch(
-            &desired.name,
-            &params,
-            &Patch::Apply(desired.to_secret(namespace)),
-        )
+        .apply(&desired.name, &params, &desired.to_secret(namespace))
         .await
         .map_err(|source| SyncError::ApplySecret {
             name: desired.name.clone(),
-            action: "apply Secret",
+            action: for_object("apply Secret", desired.object),
             source,
         })?;
     Ok(Applied::Updated)
 }
 
+/// `action` (naming a Secret) for the object actually written.
+fn for_object(action: &'static str, object: TargetObject) -> &'static str {
+    match (object, action) {
+        (TargetObject::Secret, _) => action,
+        (TargetObject::ConfigMap, "apply Secret") => "apply ConfigMap",
+        (TargetObject::ConfigMap, "create Secret") => "create ConfigMap",
+        (TargetObject::ConfigMap, "adopt Secret") => "adopt ConfigMap",
+        (TargetObject::ConfigMap, _) => "remove foreign keys from ConfigMap",
+    }
+}
+
 /// Creates the Secret: a create call, unlike an apply, fails when a Secret of that name appeared
 /// since the guard looked, so one created concurrently is never taken over.
 async fn create(
-    secrets: &Api<Secret>,
+    secrets: &TargetApi,
     namespace: &str,
     desired: &DesiredSecret,
 ) -> Result<Applied, SyncError> {
@@ -101,17 +110,17 @@ async fn create(
         ..Default::default()
     };
     match secrets.create(&params, &desired.to_secret(namespace)).await {
-        Ok(_) => Ok(Applied::Created),
+        Ok(()) => Ok(Applied::Created),
         Err(kube::Error::Api(status)) if status.code == 409 => {
             Err(SyncError::OwnershipConflict(format!(
-                "Secret {} appeared while vaultsync was creating it; it is left as it is and \
+                "{:?} {} appeared while vaultsync was creating it; it is left as it is and \
                  checked again at the next reconcile",
-                desired.name
+                desired.object, desired.name
             )))
         }
         Err(source) => Err(SyncError::ApplySecret {
             name: desired.name.clone(),
-            action: "create Secret",
+            action: for_object("create Secret", desired.object),
             source,
         }),
     }

@@ -33,6 +33,7 @@ mod report;
 pub mod requeue;
 mod schedule;
 pub mod steps;
+mod target;
 pub mod vault_certificate;
 pub mod vault_secret;
 

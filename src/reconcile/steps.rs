@@ -3,14 +3,15 @@
 //! trail of vault reads.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::apply::{Applied, apply};
 use super::guard::{Decision, decide};
 use super::kind::Written;
 use super::plan::Plan;
+use super::target::TargetApi;
 use super::{Context, ObjectKey, SyncError};
-use crate::crd::Synced;
+use crate::crd::{Synced, TargetObject};
 use crate::desired::secret::{
     DesiredSecret, Owner, distrust_observed_hash, is_fingerprint, observed_hash,
 };
@@ -37,7 +38,7 @@ pub async fn recheck<K: Synced, L>(
     key: &ObjectKey,
     last: &DesiredSecret,
 ) -> Result<Written<L>, SyncError> {
-    let existing = find_secret(ctx, &key.namespace, &last.name).await?;
+    let existing = find_target(ctx, &key.namespace, &last.name, last.object).await?;
     let adopt = may_write(resource, existing.as_ref())?;
     let applied = apply(&ctx.client, &key.namespace, last, existing.as_ref(), adopt).await?;
     Ok(Written {
@@ -107,7 +108,13 @@ pub async fn start<K: Synced>(
             ctx.settings.default_tenant.as_deref(),
         )
         .await?;
-    let existing = find_secret(ctx, &key.namespace, &resource.target_name()).await?;
+    let existing = find_target(
+        ctx,
+        &key.namespace,
+        &resource.target_name(),
+        resource.target_object(),
+    )
+    .await?;
     let adopt = may_write(resource, existing.as_ref())?;
     Ok(Start {
         access: VaultAccess {
@@ -130,7 +137,13 @@ pub fn may_write<K: Synced>(resource: &K, existing: Option<&Secret>) -> Result<b
     ) {
         Decision::Create | Decision::Update => Ok(false),
         Decision::Adopt => Ok(true),
-        Decision::Conflict(message) => Err(SyncError::OwnershipConflict(message)),
+        // The guard sees every target in the Secret shape; say which kind it really is.
+        Decision::Conflict(message) => Err(SyncError::OwnershipConflict(
+            match resource.target_object() {
+                TargetObject::Secret => message,
+                TargetObject::ConfigMap => message.replacen("Secret ", "ConfigMap ", 1),
+            },
+        )),
     }
 }
 
@@ -156,25 +169,30 @@ pub fn audit(
 }
 
 /// The managed Secret from the cache, or from the API when the cache does not hold it (it may
-/// exist without vaultsync's label, which the guard must see).
-pub async fn find_secret(
+/// exist without vaultsync's label, which the guard must see). A ConfigMap target is always
+/// read from the API (few resources write one, and none is cached), in the Secret shape.
+pub async fn find_target(
     ctx: &Context,
     namespace: &str,
     name: &str,
+    object: TargetObject,
 ) -> Result<Option<Secret>, SyncError> {
-    if let Some(cached) = ctx.secrets.get(namespace, name) {
+    if object == TargetObject::Secret
+        && let Some(cached) = ctx.secrets.get(namespace, name)
+    {
         return Ok(Some((*cached).clone()));
     }
-    read_secret(ctx, namespace, name).await
+    read_target(ctx, namespace, name, object).await
 }
 
-/// The Secret as the API server holds it, values included.
-async fn read_secret(
+/// The Secret (or ConfigMap) as the API server holds it, values included.
+async fn read_target(
     ctx: &Context,
     namespace: &str,
     name: &str,
+    object: TargetObject,
 ) -> Result<Option<Secret>, SyncError> {
-    let mut found = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+    let mut found = TargetApi::new(&ctx.client, namespace, object)
         .get_opt(name)
         .await
         .map_err(|source| SyncError::ReadTargetSecret {
@@ -213,7 +231,7 @@ pub async fn with_values(
         distrust_observed_hash(&mut full);
         return Ok(full);
     }
-    Ok(read_secret(ctx, namespace, &name)
+    Ok(read_target(ctx, namespace, &name, TargetObject::Secret)
         .await?
         .unwrap_or_else(|| existing.clone()))
 }

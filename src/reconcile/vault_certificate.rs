@@ -346,7 +346,7 @@ impl VaultCertificate {
             public_key: None,
         }];
         let owner = steps::owner::<VaultCertificate>(&plan.key);
-        desired_secret(
+        let mut desired = desired_secret(
             &owner,
             &target,
             &self.target_name(),
@@ -354,7 +354,9 @@ impl VaultCertificate {
             data,
             versions,
             content_key,
-        )
+        );
+        desired.object = self.target_object();
+        desired
     }
 }
 

@@ -124,6 +124,10 @@ references.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "update"]
+# The same for trust bundles written to a ConfigMap (output.trustBundle.writeTo: ConfigMap).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch", "update"]
 # The identity named by each resource: read its annotations, mint its token for Entra ID.
 - apiGroups: [""]
   resources: ["serviceaccounts"]
