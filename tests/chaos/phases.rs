@@ -20,7 +20,7 @@ use crate::fleet::{Fleet, REFRESH_SECS};
 use crate::leaks;
 use crate::ledger::Delivery;
 use crate::observer::{self, Sightings};
-use crate::rate::{self, Samples};
+use crate::rate::{self, Counted, Samples};
 use crate::replicas::Replicas;
 use crate::report::Figures;
 use crate::scale::Scale;
@@ -39,6 +39,7 @@ pub struct Run {
     replicas: Replicas,
     sightings: Arc<Mutex<Sightings>>,
     samples: Samples,
+    answered: Samples,
     rss_start_kib: u64,
     kills_during_writes: usize,
     /// (what, how long everything took to converge after it).
@@ -58,7 +59,8 @@ impl Run {
     /// every resource is synced.
     pub async fn start(fleet: Arc<Fleet>, scale: Scale) -> Self {
         let sightings = observer::watch(fleet.t.client.clone(), &fleet.t.ns, fleet.ledger.clone());
-        let samples = rate::sample(&fleet.t.vault, Duration::from_secs(1)).0;
+        let samples = rate::sample(&fleet.t.vault, Duration::from_secs(1), Counted::Sent).0;
+        let answered = rate::sample(&fleet.t.vault, Duration::from_secs(1), Counted::Answered).0;
         let replicas = Replicas::start(&fleet.t, scale.budget).await;
         let mut run = Run {
             fleet,
@@ -66,6 +68,7 @@ impl Run {
             replicas,
             sightings,
             samples,
+            answered,
             rss_start_kib: 0,
             kills_during_writes: 0,
             convergence: vec![],
@@ -211,7 +214,7 @@ impl Run {
     pub async fn throttling_storm(&mut self) {
         let control = world_control();
         let vault = self.fleet.t.vault.clone();
-        let (fine, sampler) = rate::sample(&vault, Duration::from_millis(100));
+        let (fine, sampler) = rate::sample(&vault, Duration::from_millis(100), Counted::Sent);
         control.set_fault(
             &vault,
             Fault::Throttle {
@@ -338,6 +341,9 @@ impl Run {
         let delivery: Delivery = self.fleet.ledger.lock().unwrap().delivery();
         let samples = self.samples.lock().unwrap().clone();
         let (budget_violations, max_rate) = rate::budget_violations(&samples, self.scale.budget);
+        let answered = self.answered.lock().unwrap().clone();
+        let (answered_over_budget, max_answered_rate) =
+            rate::budget_violations(&answered, self.scale.budget);
         let sightings = std::mem::take(&mut *self.sightings.lock().unwrap());
         Figures {
             elapsed,
@@ -347,6 +353,8 @@ impl Run {
             sightings,
             budget_violations,
             max_rate,
+            answered_over_budget: answered_over_budget.len(),
+            max_answered_rate,
             storm_bursts: self.storm.0,
             retry_after_violations: self.storm.1.clone(),
             outage_reported_after: self.outage_reported_after,

@@ -1,6 +1,11 @@
 //! The request rate the vault saw, from the emulator's counters sampled on a timer: the budget
 //! check (a token bucket of `rps` per second with a burst of `BURST` allows at most
 //! `BURST + rps × t` requests in any span of t seconds) and the Retry-After check.
+//!
+//! Both checks count requests when they reach the vault ([`Counted::Sent`]): the emulator runs
+//! in this busy test process, so counting them when answered would move each request by the
+//! time its answer took, and answers delayed together look like a burst nobody sent. The
+//! answered count is sampled too, for the report.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,8 +20,17 @@ pub const BURST: f64 = 50.0;
 /// (when, requests to the vault so far).
 pub type Samples = Arc<Mutex<Vec<(Instant, u64)>>>;
 
+/// When a request is counted.
+#[derive(Clone, Copy, Debug)]
+pub enum Counted {
+    /// When it reaches the vault, before any handling.
+    Sent,
+    /// When the vault answers it.
+    Answered,
+}
+
 /// Samples the vault's request counter every `every` on its own task (abort it to stop).
-pub fn sample(vault: &str, every: Duration) -> (Samples, JoinHandle<()>) {
+pub fn sample(vault: &str, every: Duration, counted: Counted) -> (Samples, JoinHandle<()>) {
     let samples = Samples::default();
     let out = samples.clone();
     let vault = vault.to_owned();
@@ -25,7 +39,10 @@ pub fn sample(vault: &str, every: Duration) -> (Samples, JoinHandle<()>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let requests = world_control().counters().by_vault(&vault);
+            let requests = match counted {
+                Counted::Sent => world_control().arrivals(&vault),
+                Counted::Answered => world_control().counters().by_vault(&vault),
+            };
             out.lock().unwrap().push((Instant::now(), requests));
         }
     });

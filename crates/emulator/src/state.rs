@@ -46,6 +46,9 @@ pub(crate) struct State {
     pub vaults: RwLock<HashMap<String, Arc<Vault>>>,
     pub faults: Faults,
     pub counters: Mutex<Counters>,
+    /// Requests per vault counted when they arrive, before any handling: the rate a client
+    /// sent at, which `counters` (counted when answered) blurs by the time each answer took.
+    pub arrivals: Mutex<HashMap<String, u64>>,
     pub test_issuer: TestIssuer,
     /// Put the port in the challenge's resource (Python's SDK compares host:port).
     pub challenge_port: AtomicBool,
@@ -73,6 +76,7 @@ impl State {
             vaults: RwLock::default(),
             faults: Faults::default(),
             counters: Mutex::default(),
+            arrivals: Mutex::default(),
             test_issuer: TestIssuer::generate()?,
             challenge_port: AtomicBool::new(false),
             entra_key: OnceLock::new(),
@@ -111,6 +115,12 @@ impl State {
     }
 
     /// Counts one request.
+    /// Counts a request to `vault` as it arrives.
+    pub fn arrive(&self, vault: &str) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        *arrivals.entry(vault.to_ascii_lowercase()).or_default() += 1;
+    }
+
     pub fn count(&self, vault: &str, operation: &str, client_id: &str, status: u16) {
         let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         c.add(CounterKey {

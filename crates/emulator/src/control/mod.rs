@@ -337,6 +337,21 @@ impl Control {
             .clone()
     }
 
+    /// Requests that have arrived for `vault` so far (any operation or outcome), counted before
+    /// any handling: unlike [`Self::counters`], which counts each request when it is answered,
+    /// this is the rate clients sent at.
+    pub fn arrivals(&self, vault: &str) -> u64 {
+        let arrivals = self
+            .state
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        arrivals
+            .get(&vault.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Zeroes the request counters.
     pub fn reset_counters(&self) {
         *self
@@ -344,6 +359,11 @@ impl Control {
             .counters
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Counters::default();
+        self.state
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Trusts the built-in test issuer (also done by `EmulatorConfig::test_issuer`).

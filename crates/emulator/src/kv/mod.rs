@@ -106,6 +106,7 @@ pub(crate) fn no_content() -> Response {
 
 /// Serves one request for vault host `vault_name`; counts it.
 pub(crate) async fn handle(state: Arc<State>, vault_name: &str, req: Request<Body>) -> Response {
+    state.arrive(vault_name);
     let Some(vault) = state.vault(vault_name) else {
         state.count(vault_name, "Unknown", "", 404);
         return kv_error(
