@@ -52,6 +52,14 @@ async fn idle_cycles_list_and_a_rotation_wakes_only_its_follower() {
     }
     let (reads, lists) = (served(&t, "GetSecret"), served(&t, "ListSecrets"));
     assert_eq!(reads, 8, "one read per resource for the first sync");
+    let vault = t.vault.to_ascii_lowercase();
+    let challenges = world_control()
+        .counters()
+        .sum_where(|k| k.vault == vault && k.status == 401);
+    assert_eq!(
+        challenges, 1,
+        "one unauthenticated request meets the vault's challenge; the rest wait for it"
+    );
 
     // Two scan periods of 30 s: listings only.
     tokio::time::sleep(Duration::from_secs(65)).await;

@@ -9,6 +9,7 @@ mod keys;
 mod last_good;
 mod retry;
 mod transport;
+mod warm_up;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ pub use transport::{TransportError, http_client};
 
 use self::assertion::ServiceAccountAssertion;
 use self::classify::classify;
+use self::warm_up::WarmUp;
 use super::{
     CertificateBundle, CertificateProperties, Identity, KeyBundle, KeyProperties, PageGate,
     SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
@@ -58,6 +60,10 @@ struct Clients {
     secrets: Arc<SecretClient>,
     certificates: Arc<CertificateClient>,
     keys: Arc<KeyClient>,
+    /// Each client's warm-up (see [`warm_up`]).
+    secrets_warm_up: WarmUp,
+    certificates_warm_up: WarmUp,
+    keys_warm_up: WarmUp,
 }
 
 /// Reads Azure Key Vault with per-namespace workload identities.
@@ -188,6 +194,9 @@ impl AzureVault {
             secrets: Arc::new(secrets),
             certificates: Arc::new(certificates),
             keys: Arc::new(keys),
+            secrets_warm_up: WarmUp::default(),
+            certificates_warm_up: WarmUp::default(),
+            keys_warm_up: WarmUp::default(),
         });
         self.clients
             .lock()
@@ -264,7 +273,10 @@ impl VaultProvider for AzureVault {
                 page.and_then(|p| p.into_model())
                     .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
             });
-        let items = all_pages(pages, &access.vault_url, "secret", next_page).await?;
+        let items = clients
+            .secrets_warm_up
+            .run(all_pages(pages, &access.vault_url, "secret", next_page))
+            .await?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -297,7 +309,15 @@ impl VaultProvider for AzureVault {
                 page.and_then(|p| p.into_model())
                     .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
             });
-        let items = all_pages(pages, &access.vault_url, "certificate", next_page).await?;
+        let items = clients
+            .certificates_warm_up
+            .run(all_pages(
+                pages,
+                &access.vault_url,
+                "certificate",
+                next_page,
+            ))
+            .await?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -327,7 +347,10 @@ impl VaultProvider for AzureVault {
                 page.and_then(|p| p.into_model())
                     .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
             });
-        let items = all_pages(pages, &access.vault_url, "key", next_page).await?;
+        let items = clients
+            .keys_warm_up
+            .run(all_pages(pages, &access.vault_url, "key", next_page))
+            .await?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -352,11 +375,14 @@ impl VaultProvider for AzureVault {
             secret_version: version.map(str::to_string),
             ..Default::default()
         };
-        let response = clients
-            .secrets
-            .get_secret(name, Some(options))
-            .await
-            .map_err(|e| classify(&e, &access.vault_url))?;
+        let call = async {
+            clients
+                .secrets
+                .get_secret(name, Some(options))
+                .await
+                .map_err(|e| classify(&e, &access.vault_url))
+        };
+        let response = clients.secrets_warm_up.run(call).await?;
         let secret = response
             .into_model()
             .map_err(|e| classify(&e, &access.vault_url))?;
@@ -390,11 +416,14 @@ impl VaultProvider for AzureVault {
                 certificate_version: version.map(str::to_string),
                 ..Default::default()
             };
-        let response = clients
-            .certificates
-            .get_certificate(name, Some(options))
-            .await
-            .map_err(|e| classify(&e, &access.vault_url))?;
+        let call = async {
+            clients
+                .certificates
+                .get_certificate(name, Some(options))
+                .await
+                .map_err(|e| classify(&e, &access.vault_url))
+        };
+        let response = clients.certificates_warm_up.run(call).await?;
         let certificate = response
             .into_model()
             .map_err(|e| classify(&e, &access.vault_url))?;
@@ -428,11 +457,14 @@ impl VaultProvider for AzureVault {
             key_version: version.map(str::to_string),
             ..Default::default()
         };
-        let response = clients
-            .keys
-            .get_key(name, Some(options))
-            .await
-            .map_err(|e| classify(&e, &access.vault_url))?;
+        let call = async {
+            clients
+                .keys
+                .get_key(name, Some(options))
+                .await
+                .map_err(|e| classify(&e, &access.vault_url))
+        };
+        let response = clients.keys_warm_up.run(call).await?;
         let key = response
             .into_model()
             .map_err(|e| classify(&e, &access.vault_url))?;
