@@ -61,6 +61,12 @@ pub fn classify(err: &azure_core::Error, vault_url: &str) -> VaultError {
     }
 }
 
+/// Whether the vault itself refused the request's token (HTTP 401 after the challenge), as
+/// opposed to Entra refusing to issue one.
+pub fn vault_rejected_token(err: &VaultError) -> bool {
+    matches!(err, VaultError::Authentication { detail } if detail.starts_with("HTTP 401"))
+}
+
 /// Wrappers that say a failure happened without saying which: dropped from messages.
 const UNINFORMATIVE: [&str; 3] = [
     "retry policy expired and the request will no longer be retried",
@@ -250,6 +256,34 @@ mod tests {
             detail.ends_with("Timestamp: 2026-11-30 00:00:00Z"),
             "{detail}"
         );
+    }
+
+    #[test]
+    fn only_a_401_from_the_vault_is_a_rejected_token() {
+        let unauthorized = azure_core::Error::with_message(
+            ErrorKind::HttpResponse {
+                status: azure_core::http::StatusCode::Unauthorized,
+                error_code: Some("Unauthorized".into()),
+                raw_response: None,
+            },
+            "401",
+        );
+        let rejected = classify(&unauthorized, "https://v.vault.azure.net/");
+        assert!(vault_rejected_token(&rejected), "{rejected:?}");
+        let exchange = error(
+            ErrorKind::Credential,
+            "ClientAssertionCredential authentication failed",
+            Layer(
+                "AADSTS70021: No matching federated identity record found",
+                None,
+            ),
+        );
+        let refused = classify(&exchange, "https://v.vault.azure.net/");
+        assert!(
+            matches!(refused, VaultError::Authentication { .. }) && !vault_rejected_token(&refused),
+            "Entra refusing to issue a token is not the vault rejecting one"
+        );
+        assert!(!vault_rejected_token(&VaultError::NotFound));
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod warm_up;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
@@ -76,7 +77,14 @@ pub struct AzureVault {
     exchange_observer: Option<ExchangeObserver>,
     credentials: Mutex<HashMap<Identity, Arc<dyn TokenCredential>>>,
     clients: Mutex<HashMap<VaultAccess, Arc<Clients>>>,
+    /// When each identity's credential was last replaced because a vault rejected its token.
+    replaced: Mutex<HashMap<Identity, Instant>>,
 }
+
+/// Least time between two replacements of one identity's credential after rejected tokens:
+/// a vault that keeps refusing (a role in another tenant, say) costs Entra one exchange per
+/// interval, not one per request.
+const REPLACE_REJECTED_AT_MOST_EVERY: Duration = Duration::from_secs(10);
 
 impl AzureVault {
     /// Builds the provider; `kube` mints ServiceAccount tokens.
@@ -94,6 +102,7 @@ impl AzureVault {
             exchange_observer: None,
             credentials: Mutex::default(),
             clients: Mutex::default(),
+            replaced: Mutex::default(),
         })
     }
 
@@ -117,6 +126,49 @@ impl AzureVault {
             options.cloud = Some(Arc::new(CloudConfiguration::from(custom)));
         }
         options
+    }
+
+    /// Runs one vault request through `warm_up`; when the vault rejects the token (401 after the
+    /// challenge), the identity's credential and clients are replaced, so the next request
+    /// carries a token fresh from Entra instead of the one the credential would keep handing
+    /// out until it nears expiry (a token the vault no longer accepts is not renewed early).
+    async fn send<T>(
+        &self,
+        access: &VaultAccess,
+        warm_up: &WarmUp,
+        call: impl std::future::Future<Output = Result<T, VaultError>>,
+    ) -> Result<T, VaultError> {
+        let result = warm_up.run(call).await;
+        if let Err(err) = &result
+            && classify::vault_rejected_token(err)
+        {
+            self.replace_credential(&access.identity);
+        }
+        result
+    }
+
+    /// Drops the credential and clients of `identity` (at most every
+    /// [`REPLACE_REJECTED_AT_MOST_EVERY`]); the next request builds them anew.
+    fn replace_credential(&self, identity: &Identity) {
+        {
+            let mut replaced = self.replaced.lock().expect("poisoned");
+            if replaced
+                .get(identity)
+                .is_some_and(|at| at.elapsed() < REPLACE_REJECTED_AT_MOST_EVERY)
+            {
+                return;
+            }
+            replaced.insert(identity.clone(), Instant::now());
+        }
+        tracing::info!(
+            service_account = %format!("{}/{}", identity.namespace, identity.service_account),
+            "the vault rejected the identity's token; getting a new one"
+        );
+        self.credentials.lock().expect("poisoned").remove(identity);
+        self.clients
+            .lock()
+            .expect("poisoned")
+            .retain(|access, _| access.identity != *identity);
     }
 
     fn credential(&self, identity: &Identity) -> Result<Arc<dyn TokenCredential>, VaultError> {
@@ -273,9 +325,12 @@ impl VaultProvider for AzureVault {
                 page.and_then(|p| p.into_model())
                     .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
             });
-        let items = clients
-            .secrets_warm_up
-            .run(all_pages(pages, &access.vault_url, "secret", next_page))
+        let items = self
+            .send(
+                access,
+                &clients.secrets_warm_up,
+                all_pages(pages, &access.vault_url, "secret", next_page),
+            )
             .await?;
         Ok(items
             .into_iter()
@@ -309,14 +364,12 @@ impl VaultProvider for AzureVault {
                 page.and_then(|p| p.into_model())
                     .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
             });
-        let items = clients
-            .certificates_warm_up
-            .run(all_pages(
-                pages,
-                &access.vault_url,
-                "certificate",
-                next_page,
-            ))
+        let items = self
+            .send(
+                access,
+                &clients.certificates_warm_up,
+                all_pages(pages, &access.vault_url, "certificate", next_page),
+            )
             .await?;
         Ok(items
             .into_iter()
@@ -347,9 +400,12 @@ impl VaultProvider for AzureVault {
                 page.and_then(|p| p.into_model())
                     .map(|m| (m.value, m.next_link.is_some_and(|link| !link.is_empty())))
             });
-        let items = clients
-            .keys_warm_up
-            .run(all_pages(pages, &access.vault_url, "key", next_page))
+        let items = self
+            .send(
+                access,
+                &clients.keys_warm_up,
+                all_pages(pages, &access.vault_url, "key", next_page),
+            )
             .await?;
         Ok(items
             .into_iter()
@@ -382,7 +438,7 @@ impl VaultProvider for AzureVault {
                 .await
                 .map_err(|e| classify(&e, &access.vault_url))
         };
-        let response = clients.secrets_warm_up.run(call).await?;
+        let response = self.send(access, &clients.secrets_warm_up, call).await?;
         let secret = response
             .into_model()
             .map_err(|e| classify(&e, &access.vault_url))?;
@@ -423,7 +479,9 @@ impl VaultProvider for AzureVault {
                 .await
                 .map_err(|e| classify(&e, &access.vault_url))
         };
-        let response = clients.certificates_warm_up.run(call).await?;
+        let response = self
+            .send(access, &clients.certificates_warm_up, call)
+            .await?;
         let certificate = response
             .into_model()
             .map_err(|e| classify(&e, &access.vault_url))?;
@@ -464,7 +522,7 @@ impl VaultProvider for AzureVault {
                 .await
                 .map_err(|e| classify(&e, &access.vault_url))
         };
-        let response = clients.keys_warm_up.run(call).await?;
+        let response = self.send(access, &clients.keys_warm_up, call).await?;
         let key = response
             .into_model()
             .map_err(|e| classify(&e, &access.vault_url))?;
