@@ -24,6 +24,7 @@ pub struct FakeVault {
     failures: Mutex<VecDeque<VaultError>>,
     delay: Mutex<Duration>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
+    challenges: Mutex<usize>,
 }
 
 impl FakeVault {
@@ -55,6 +56,12 @@ impl FakeVault {
             .remove(&name.to_ascii_lowercase());
     }
 
+    /// The next `count` requests first meet an authentication challenge (two requests each, as
+    /// a cold Key Vault client sends them).
+    pub fn challenge_next(&self, count: usize) {
+        *self.challenges.lock().expect("poisoned") = count;
+    }
+
     /// The next requests fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = VaultError>) {
         self.failures.lock().expect("poisoned").extend(errors);
@@ -78,6 +85,10 @@ impl FakeVault {
 
     /// Counts the request, waits the delay, and pops a scripted failure if any.
     async fn request(&self, operation: &'static str) -> Result<(), VaultError> {
+        {
+            let mut challenges = self.challenges.lock().expect("poisoned");
+            *challenges = challenges.saturating_sub(1);
+        }
         *self
             .calls
             .lock()
@@ -129,6 +140,10 @@ impl VaultProvider for FakeVault {
     ) -> Result<Vec<CertificateProperties>, VaultError> {
         self.request("certificate list").await?;
         Ok(Vec::new())
+    }
+
+    fn challenge_pending(&self, _: &VaultAccess, _: super::Collection) -> bool {
+        *self.challenges.lock().expect("poisoned") > 0
     }
 
     async fn list_keys(

@@ -204,6 +204,17 @@ pub struct CertificateBundle {
     pub updated: Option<i64>,
 }
 
+/// The kind of vault object a request reads: Key Vault serves each through its own client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Collection {
+    /// Secrets (values, and the secret behind each certificate).
+    Secrets,
+    /// Certificates.
+    Certificates,
+    /// Keys.
+    Keys,
+}
+
 /// Asked before each page of a listing after the first, so that every page is a request the
 /// caller's rate limit let through; an error ends the listing with it.
 pub type PageGate =
@@ -258,4 +269,11 @@ pub trait VaultProvider: Send + Sync + 'static {
         name: &str,
         version: Option<&str>,
     ) -> Result<KeyBundle, VaultError>;
+
+    /// Whether the next request to `collection` through `access` may first go without
+    /// credentials, to meet the vault's authentication challenge, and then again: two requests
+    /// to the vault, which the caller's rate limit must count.
+    fn challenge_pending(&self, _access: &VaultAccess, _collection: Collection) -> bool {
+        false
+    }
 }

@@ -13,8 +13,8 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use super::{
-    CertificateBundle, CertificateProperties, KeyBundle, KeyProperties, PageGate, SecretBundle,
-    SecretProperties, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, Collection, KeyBundle, KeyProperties, PageGate,
+    SecretBundle, SecretProperties, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Limits for [`SharedVault`].
@@ -126,7 +126,9 @@ impl SharedVault {
         coalesce(&self.secret_listings, access.clone(), async move {
             let gate = this.page_gate(&owned, "ListSecrets");
             let call = this.inner.list_secrets(&owned, gate.as_ref());
-            let listing = this.limited(&owned, "ListSecrets", call).await?;
+            let listing = this
+                .limited(&owned, Collection::Secrets, "ListSecrets", call)
+                .await?;
             Ok(Arc::new(listing))
         })
         .await
@@ -142,7 +144,9 @@ impl SharedVault {
         coalesce(&self.certificate_listings, access.clone(), async move {
             let gate = this.page_gate(&owned, "ListCertificates");
             let call = this.inner.list_certificates(&owned, gate.as_ref());
-            let listing = this.limited(&owned, "ListCertificates", call).await?;
+            let listing = this
+                .limited(&owned, Collection::Certificates, "ListCertificates", call)
+                .await?;
             Ok(Arc::new(listing))
         })
         .await
@@ -158,7 +162,9 @@ impl SharedVault {
         coalesce(&self.key_listings, access.clone(), async move {
             let gate = this.page_gate(&owned, "ListKeys");
             let call = this.inner.list_keys(&owned, gate.as_ref());
-            let listing = this.limited(&owned, "ListKeys", call).await?;
+            let listing = this
+                .limited(&owned, Collection::Keys, "ListKeys", call)
+                .await?;
             Ok(Arc::new(listing))
         })
         .await
@@ -190,7 +196,8 @@ impl SharedVault {
             let call = this
                 .inner
                 .get_secret(&owned.access, &name, version.as_deref());
-            this.limited(&owned.access, "GetSecret", call).await
+            this.limited(&owned.access, Collection::Secrets, "GetSecret", call)
+                .await
         })
         .await
     }
@@ -210,7 +217,13 @@ impl SharedVault {
             let call = this
                 .inner
                 .get_certificate(&owned.access, &name, version.as_deref());
-            this.limited(&owned.access, "GetCertificate", call).await
+            this.limited(
+                &owned.access,
+                Collection::Certificates,
+                "GetCertificate",
+                call,
+            )
+            .await
         })
         .await
     }
@@ -228,7 +241,8 @@ impl SharedVault {
         let (name, version) = (name.to_string(), version.map(str::to_string));
         coalesce(&self.key_reads, read, async move {
             let call = this.inner.get_key(&owned.access, &name, version.as_deref());
-            this.limited(&owned.access, "GetKey", call).await
+            this.limited(&owned.access, Collection::Keys, "GetKey", call)
+                .await
         })
         .await
     }
@@ -283,11 +297,16 @@ impl SharedVault {
     async fn limited<T>(
         &self,
         access: &VaultAccess,
+        collection: Collection,
         operation: &'static str,
         call: impl Future<Output = Result<T, VaultError>>,
     ) -> Result<T, VaultError> {
         let vault = access.vault_url.to_ascii_lowercase();
         self.token(&vault, Some(MAX_BUDGET_WAIT)).await?;
+        // A client that has not met the vault's challenge sends the request twice.
+        if self.inner.challenge_pending(access, collection) {
+            self.token(&vault, Some(MAX_BUDGET_WAIT)).await?;
+        }
         let result = call.await;
         if let Some(observer) = &self.observer {
             let outcome = result

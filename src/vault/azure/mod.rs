@@ -33,8 +33,8 @@ use self::assertion::ServiceAccountAssertion;
 use self::classify::classify;
 use self::warm_up::WarmUp;
 use super::{
-    CertificateBundle, CertificateProperties, Identity, KeyBundle, KeyProperties, PageGate,
-    SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, Collection, Identity, KeyBundle, KeyProperties,
+    PageGate, SecretBundle, SecretProperties, SecretValue, VaultAccess, VaultError, VaultProvider,
 };
 
 /// Most pages of one listing followed (Key Vault pages hold 25 secrets).
@@ -309,6 +309,19 @@ fn name_and_version(id: &str) -> (String, String) {
 
 #[async_trait::async_trait]
 impl VaultProvider for AzureVault {
+    fn challenge_pending(&self, access: &VaultAccess, collection: Collection) -> bool {
+        let clients = self.clients.lock().expect("poisoned");
+        let Some(clients) = clients.get(access) else {
+            return true;
+        };
+        let warm_up = match collection {
+            Collection::Secrets => &clients.secrets_warm_up,
+            Collection::Certificates => &clients.certificates_warm_up,
+            Collection::Keys => &clients.keys_warm_up,
+        };
+        !warm_up.is_warm()
+    }
+
     async fn list_secrets(
         &self,
         access: &VaultAccess,

@@ -16,6 +16,11 @@ pub struct WarmUp {
 }
 
 impl WarmUp {
+    /// Whether an answer has taught the client the vault's challenge.
+    pub fn is_warm(&self) -> bool {
+        self.warm.load(Ordering::Acquire)
+    }
+
     /// Runs `call` at once when the client is warm; otherwise alone, after any request before it.
     pub async fn run<T>(
         &self,

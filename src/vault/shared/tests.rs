@@ -83,6 +83,25 @@ async fn the_token_bucket_spaces_requests_beyond_the_burst() {
     assert!(elapsed < Duration::from_millis(400), "{elapsed:?}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_request_that_meets_the_challenge_costs_two_tokens() {
+    let (fake, vault) = shared(SharingOptions {
+        requests_per_second: 10.0,
+        burst: 2.0,
+        ..SharingOptions::default()
+    });
+    fake.challenge_next(1);
+    let started = Instant::now();
+    for name in ["a", "b", "c"] {
+        let _ = vault.get_secret(&access("c"), name, None).await;
+    }
+    // The first request took the whole burst (it reaches the vault twice); then one every
+    // 100 ms: without the challenge, the second would have gone at once.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(300), "{elapsed:?}");
+}
+
 /// The Retry-After a paused vault answers with at once, without a request.
 async fn deferred(vault: &SharedVault, client_id: &str) -> Duration {
     let started = Instant::now();
