@@ -91,14 +91,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     if let Some((tap, _)) = &restarts {
         secret_events = secret_events.into_iter().map(|e| tap.observe(e)).collect();
     }
-    // Managed ConfigMaps (trust bundles) are restored like Secrets when edited or deleted.
-    let secret_events: Vec<watches::SecretEvents> = secret_events
-        .into_iter()
-        .zip(&scopes)
-        .map(|(events, scope)| {
-            futures::stream::select(events, watches::managed_config_maps(&client, scope)).boxed()
-        })
-        .collect();
+    let secret_events = with_managed_config_maps(&client, &scopes, secret_events);
     let server = serve_http(&config, &metrics, &health, &stop_rx).await?;
     let wired = Wired::new(&client, &scopes, secret_events, &ctx, &config, &stop_rx);
     tokio::spawn(report_ready(wired.filled, secret_cache, health.clone()));
@@ -126,6 +119,22 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = server.await;
     tracing::info!("vaultsync stopped");
     Ok(())
+}
+
+/// Each scope's managed-Secret events merged with its managed-ConfigMap events (trust bundles),
+/// so that an edited or deleted ConfigMap is restored like a Secret.
+fn with_managed_config_maps(
+    client: &Client,
+    scopes: &[Scope],
+    secret_events: Vec<watches::SecretEvents>,
+) -> Vec<watches::SecretEvents> {
+    secret_events
+        .into_iter()
+        .zip(scopes)
+        .map(|(events, scope)| {
+            futures::stream::select(events, watches::managed_config_maps(client, scope)).boxed()
+        })
+        .collect()
 }
 
 /// What every reconcile reads from the run configuration.

@@ -153,6 +153,14 @@ impl TargetObject {
     pub fn is_secret(&self) -> bool {
         *self == TargetObject::Secret
     }
+
+    /// The kind's name, as messages say it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            TargetObject::Secret => "Secret",
+            TargetObject::ConfigMap => "ConfigMap",
+        }
+    }
 }
 
 /// A PKCS#12 truststore output.

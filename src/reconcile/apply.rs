@@ -57,7 +57,7 @@ pub async fn apply(
     }
     let secrets = TargetApi::new(client, namespace, desired.object);
     if let Some((replacement, action)) = replacement(namespace, desired, existing, adopt) {
-        let action = for_object(action, desired.object);
+        let action = action.action(desired.object);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
             ..Default::default()
@@ -81,20 +81,36 @@ pub async fn apply(
         .await
         .map_err(|source| SyncError::ApplySecret {
             name: desired.name.clone(),
-            action: for_object("apply Secret", desired.object),
+            action: Write::Apply.action(desired.object),
             source,
         })?;
     Ok(Applied::Updated)
 }
 
-/// `action` (naming a Secret) for the object actually written.
-fn for_object(action: &'static str, object: TargetObject) -> &'static str {
-    match (object, action) {
-        (TargetObject::Secret, _) => action,
-        (TargetObject::ConfigMap, "apply Secret") => "apply ConfigMap",
-        (TargetObject::ConfigMap, "create Secret") => "create ConfigMap",
-        (TargetObject::ConfigMap, "adopt Secret") => "adopt ConfigMap",
-        (TargetObject::ConfigMap, _) => "remove foreign keys from ConfigMap",
+/// Which write the apply step makes, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    Create,
+    Apply,
+    Adopt,
+    RemoveForeignKeys,
+}
+
+impl Write {
+    /// The write as an action on `object`.
+    fn action(self, object: TargetObject) -> &'static str {
+        match (self, object) {
+            (Write::Create, TargetObject::Secret) => "create Secret",
+            (Write::Create, TargetObject::ConfigMap) => "create ConfigMap",
+            (Write::Apply, TargetObject::Secret) => "apply Secret",
+            (Write::Apply, TargetObject::ConfigMap) => "apply ConfigMap",
+            (Write::Adopt, TargetObject::Secret) => "adopt Secret",
+            (Write::Adopt, TargetObject::ConfigMap) => "adopt ConfigMap",
+            (Write::RemoveForeignKeys, TargetObject::Secret) => "remove foreign keys from Secret",
+            (Write::RemoveForeignKeys, TargetObject::ConfigMap) => {
+                "remove foreign keys from ConfigMap"
+            }
+        }
     }
 }
 
@@ -113,14 +129,15 @@ async fn create(
         Ok(()) => Ok(Applied::Created),
         Err(kube::Error::Api(status)) if status.code == 409 => {
             Err(SyncError::OwnershipConflict(format!(
-                "{:?} {} appeared while vaultsync was creating it; it is left as it is and \
+                "{} {} appeared while vaultsync was creating it; it is left as it is and \
                  checked again at the next reconcile",
-                desired.object, desired.name
+                desired.object.kind(),
+                desired.name
             )))
         }
         Err(source) => Err(SyncError::ApplySecret {
             name: desired.name.clone(),
-            action: for_object("create Secret", desired.object),
+            action: Write::Create.action(desired.object),
             source,
         }),
     }
@@ -133,12 +150,12 @@ fn replacement(
     desired: &DesiredSecret,
     existing: Option<&Secret>,
     adopt: bool,
-) -> Option<(Secret, &'static str)> {
+) -> Option<(Secret, Write)> {
     let existing = existing?;
     let mut wanted = desired.to_secret(namespace);
     if adopt {
         wanted.metadata.resource_version = existing.metadata.resource_version.clone();
-        return Some((wanted, "adopt Secret"));
+        return Some((wanted, Write::Adopt));
     }
     if !has_foreign_keys(existing, desired) {
         return None;
@@ -160,7 +177,7 @@ fn replacement(
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(OBSERVED_HASH_ANNOTATION);
     }
-    Some((replacement, "remove foreign keys from Secret"))
+    Some((replacement, Write::RemoveForeignKeys))
 }
 
 /// Whether `existing` holds keys the desired Secret does not.

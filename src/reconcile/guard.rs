@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::crd::CreationPolicy;
+use crate::crd::{CreationPolicy, TargetObject};
 use crate::desired::{
     ADOPT_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION, OWNER_UID_LABEL,
     PROTECTED_SECRET_TYPES,
@@ -23,12 +23,14 @@ pub enum Decision {
     Conflict(String),
 }
 
-/// Decides what may happen to `existing` for resource `uid` (`Kind/name` in `owner_label`).
+/// Decides what may happen to `existing` (a `object`, seen in the Secret shape) for resource
+/// `uid` (`Kind/name` in `owner_label`).
 pub fn decide(
     existing: Option<&Secret>,
     uid: &str,
     owner_label: &str,
     policy: CreationPolicy,
+    object: TargetObject,
 ) -> Decision {
     let Some(existing) = existing else {
         return Decision::Create;
@@ -36,7 +38,11 @@ pub fn decide(
     let labels = existing.metadata.labels.clone().unwrap_or_default();
     let managed = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE);
     let owner_uid = labels.get(OWNER_UID_LABEL);
-    let name = existing.metadata.name.clone().unwrap_or_default();
+    let name = format!(
+        "{} {}",
+        object.kind(),
+        existing.metadata.name.clone().unwrap_or_default()
+    );
     if managed && owner_uid.map(String::as_str) == Some(uid) {
         return Decision::Update;
     }
@@ -55,13 +61,14 @@ pub fn decide(
     match (policy, consented) {
         (CreationPolicy::Adopt, true) => Decision::Adopt,
         (CreationPolicy::Adopt, false) => Decision::Conflict(format!(
-            "Secret {name} is not managed by vaultsync and its owner has not consented to \
+            "{name} is not managed by vaultsync and its owner has not consented to \
              adoption: annotate it with {ADOPT_ANNOTATION}={owner_label} to hand it over"
         )),
         (CreationPolicy::Owner, _) => Decision::Conflict(format!(
-            "Secret {name} exists and is not managed by vaultsync ({owner_label} will not overwrite it); \
+            "{name} exists and is not managed by vaultsync ({owner_label} will not overwrite it); \
              choose another target.name, or set target.creationPolicy: Adopt and annotate the \
-             Secret with {ADOPT_ANNOTATION}={owner_label}"
+             {kind} with {ADOPT_ANNOTATION}={owner_label}",
+            kind = object.kind()
         )),
     }
 }
@@ -84,13 +91,13 @@ fn never_taken(existing: &Secret, uid: &str, name: &str) -> Option<String> {
             .cloned()
             .unwrap_or_else(|| format!("{} {}", controller.kind, controller.name));
         return Some(format!(
-            "Secret {name} is controlled by {managed_by}; choose another target.name"
+            "{name} is controlled by {managed_by}; choose another target.name"
         ));
     }
     let type_ = existing.type_.as_deref().unwrap_or("Opaque");
     PROTECTED_SECRET_TYPES.contains(&type_).then(|| {
         format!(
-            "Secret {name} has type {type_}, which vaultsync never writes; choose another \
+            "{name} has type {type_}, which vaultsync never writes; choose another \
              target.name"
         )
     })
@@ -109,7 +116,7 @@ fn retained(existing: &Secret, name: &str, policy: CreationPolicy) -> Decision {
     match policy {
         CreationPolicy::Adopt => Decision::Adopt,
         CreationPolicy::Owner => Decision::Conflict(format!(
-            "Secret {name} is managed by {other}; choose another target.name or set \
+            "{name} is managed by {other}; choose another target.name or set \
              target.creationPolicy: Adopt to take it over"
         )),
     }
@@ -148,7 +155,13 @@ mod tests {
     #[test]
     fn absent_secret_is_created() {
         assert_eq!(
-            decide(None, "u1", "VaultSecret/a", CreationPolicy::Owner),
+            decide(
+                None,
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Owner,
+                TargetObject::Secret
+            ),
             Decision::Create
         );
     }
@@ -157,7 +170,13 @@ mod tests {
     fn own_secret_is_updated() {
         let s = secret(&[MANAGED, (OWNER_UID_LABEL, "u1")], Some("u1"));
         assert_eq!(
-            decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Owner),
+            decide(
+                Some(&s),
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Owner,
+                TargetObject::Secret
+            ),
             Decision::Update
         );
     }
@@ -171,16 +190,28 @@ mod tests {
     fn foreign_secret_is_adopted_only_when_asked_and_consented() {
         let s = secret(&[("app", "x")], None);
         assert!(
-            matches!(decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Owner), Decision::Conflict(m) if m.contains("creationPolicy: Adopt"))
+            matches!(decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Owner, TargetObject::Secret), Decision::Conflict(m) if m.contains("creationPolicy: Adopt"))
         );
-        let refused = decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Adopt);
+        let refused = decide(
+            Some(&s),
+            "u1",
+            "VaultSecret/a",
+            CreationPolicy::Adopt,
+            TargetObject::Secret,
+        );
         assert!(
             matches!(&refused, Decision::Conflict(m) if m.contains("vaultsync.dev/adopt=VaultSecret/a")),
             "{refused:?}"
         );
         let wrong = consenting(s.clone(), "VaultSecret/b");
         assert!(matches!(
-            decide(Some(&wrong), "u1", "VaultSecret/a", CreationPolicy::Adopt),
+            decide(
+                Some(&wrong),
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Adopt,
+                TargetObject::Secret
+            ),
             Decision::Conflict(_)
         ));
         let consented = consenting(s, "VaultSecret/a");
@@ -189,7 +220,8 @@ mod tests {
                 Some(&consented),
                 "u1",
                 "VaultSecret/a",
-                CreationPolicy::Adopt
+                CreationPolicy::Adopt,
+                TargetObject::Secret
             ),
             Decision::Adopt
         );
@@ -198,7 +230,8 @@ mod tests {
                 Some(&consented),
                 "u1",
                 "VaultSecret/a",
-                CreationPolicy::Owner
+                CreationPolicy::Owner,
+                TargetObject::Secret
             ),
             Decision::Conflict(_)
         ));
@@ -207,7 +240,13 @@ mod tests {
     #[test]
     fn another_controllers_secret_is_never_adopted_even_with_consent() {
         let s = consenting(secret(&[("app", "x")], Some("other")), "VaultSecret/a");
-        let decision = decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Adopt);
+        let decision = decide(
+            Some(&s),
+            "u1",
+            "VaultSecret/a",
+            CreationPolicy::Adopt,
+            TargetObject::Secret,
+        );
         assert!(
             matches!(&decision, Decision::Conflict(m) if m.contains("controlled by")),
             "{decision:?}"
@@ -219,7 +258,13 @@ mod tests {
         for type_ in PROTECTED_SECRET_TYPES {
             let mut s = consenting(secret(&[], None), "VaultSecret/a");
             s.type_ = Some(type_.to_string());
-            let decision = decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Adopt);
+            let decision = decide(
+                Some(&s),
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Adopt,
+                TargetObject::Secret,
+            );
             assert!(
                 matches!(&decision, Decision::Conflict(m) if m.contains(type_)),
                 "{decision:?}"
@@ -231,7 +276,13 @@ mod tests {
     fn secret_controlled_by_another_live_resource_is_never_adopted() {
         let s = secret(&[MANAGED, (OWNER_UID_LABEL, "u2")], Some("u2"));
         assert!(matches!(
-            decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Adopt),
+            decide(
+                Some(&s),
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Adopt,
+                TargetObject::Secret
+            ),
             Decision::Conflict(_)
         ));
     }
@@ -240,11 +291,23 @@ mod tests {
     fn retained_secret_of_a_deleted_resource_can_be_adopted() {
         let s = secret(&[MANAGED, (OWNER_UID_LABEL, "gone")], None);
         assert!(matches!(
-            decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Owner),
+            decide(
+                Some(&s),
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Owner,
+                TargetObject::Secret
+            ),
             Decision::Conflict(_)
         ));
         assert_eq!(
-            decide(Some(&s), "u1", "VaultSecret/a", CreationPolicy::Adopt),
+            decide(
+                Some(&s),
+                "u1",
+                "VaultSecret/a",
+                CreationPolicy::Adopt,
+                TargetObject::Secret
+            ),
             Decision::Adopt
         );
     }

@@ -134,16 +134,11 @@ pub fn may_write<K: Synced>(resource: &K, existing: Option<&Secret>) -> Result<b
         &resource.uid().unwrap_or_default(),
         &owner_label,
         resource.target().creation_policy,
+        resource.target_object(),
     ) {
         Decision::Create | Decision::Update => Ok(false),
         Decision::Adopt => Ok(true),
-        // The guard sees every target in the Secret shape; say which kind it really is.
-        Decision::Conflict(message) => Err(SyncError::OwnershipConflict(
-            match resource.target_object() {
-                TargetObject::Secret => message,
-                TargetObject::ConfigMap => message.replacen("Secret ", "ConfigMap ", 1),
-            },
-        )),
+        Decision::Conflict(message) => Err(SyncError::OwnershipConflict(message)),
     }
 }
 
