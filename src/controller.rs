@@ -14,7 +14,6 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::runtime::Controller;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Client, Resource};
 
@@ -26,6 +25,7 @@ use crate::feed::{FeedOptions, Wake};
 use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
 use crate::reconcile::{self, Context, Kind, SecretCache, Settings, SyncError};
+use crate::telemetry::events::Events;
 use crate::telemetry::{Census, Metrics};
 use crate::vault::host::HostPolicy;
 pub use error::StartError;
@@ -70,11 +70,12 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let vault = shared_vault(&config, &client, &metrics, extra_ca_pem.clone())?;
     let scopes = scopes(&config.namespaces);
     let (secret_cache, mut secret_events) = managed_secret_watches(&client, &scopes, &content_key);
+    let events = Events::new(client.clone(), "vaultsync", std::env::var("POD_NAME").ok());
     let ctx = Arc::new(Context::new(
         client.clone(),
         vault,
         secret_cache.clone(),
-        recorder(&client),
+        events.clone(),
         metrics.clone(),
         settings(&config, &content_key),
     ));
@@ -83,7 +84,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
         &client,
         &scopes,
         secret_cache.clone(),
-        recorder(&client),
+        events,
         metrics.clone(),
         &config.restarts,
         stop_rx.clone(),
@@ -197,14 +198,6 @@ fn managed_secret_watches(
         .map(|scope| watches::managed_secrets(client, scope, content_key.clone()))
         .unzip();
     (SecretCache::new(stores), events)
-}
-
-fn recorder(client: &Client) -> Recorder {
-    let reporter = Reporter {
-        controller: "vaultsync".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
-    Recorder::new(client.clone(), reporter)
 }
 
 /// Binds the health, readiness and metrics endpoints and serves them until `stop`.

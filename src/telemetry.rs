@@ -6,6 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 mod catalog;
 mod census;
+pub mod events;
 mod metrics;
 
 pub use catalog::MetricInfo;

@@ -180,7 +180,8 @@ async fn a_secret_created_while_the_vault_is_read_is_not_taken_over() {
     t.apply("raced", "  data:\n  - key: v\n    name: v\n");
     tokio::time::sleep(Duration::from_secs(3)).await;
     foreign_secret(&t, "raced", |s| s.metadata.annotations = None).await;
-    assert_refused_and_untouched(&t, "raced", "appeared while vaultsync was creating it").await;
+    // The create meets it; the guard then reads it and refuses it like any foreign Secret.
+    assert_refused_and_untouched(&t, "raced", "not managed by vaultsync").await;
     world().control().clear_faults(&t.vault);
     // Still refused afterwards: it is someone else's Secret now.
     tokio::time::sleep(Duration::from_secs(8)).await;

@@ -127,14 +127,10 @@ async fn create(
     };
     match secrets.create(&params, &desired.to_secret(namespace)).await {
         Ok(()) => Ok(Applied::Created),
-        Err(kube::Error::Api(status)) if status.code == 409 => {
-            Err(SyncError::OwnershipConflict(format!(
-                "{} {} appeared while vaultsync was creating it; it is left as it is and \
-                 checked again at the next reconcile",
-                desired.object.kind(),
-                desired.name
-            )))
-        }
+        Err(kube::Error::Api(status)) if status.code == 409 => Err(SyncError::TargetAppeared {
+            kind: desired.object.kind(),
+            name: desired.name.clone(),
+        }),
         Err(source) => Err(SyncError::ApplySecret {
             name: desired.name.clone(),
             action: Write::Create.action(desired.object),

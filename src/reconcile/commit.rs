@@ -3,16 +3,13 @@
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::Event;
 
 use super::kind::Kind;
 use super::plan::Plan;
 use super::report::{Note, Report, ScheduleUpdate};
 use super::{Context, ObjectKey, SyncError};
 use crate::telemetry::ReconcileOutcome;
-
-/// Longest Event note the API accepts, in bytes.
-const MAX_NOTE_BYTES: usize = 1000;
+use crate::telemetry::events::Occurrence;
 
 /// Carries out `report` for `resource`. Only a failed status write is returned as an error;
 /// everything else a sync can fail at is already in the report.
@@ -114,36 +111,11 @@ async fn publish(
     reference: &k8s_openapi::api::core::v1::ObjectReference,
     note: &Note,
 ) {
-    let event = Event {
+    let occurrence = Occurrence {
         type_: note.type_,
-        reason: note.reason.clone(),
-        note: Some(truncate_bytes(&note.message, MAX_NOTE_BYTES).to_string()),
-        action: "Sync".to_string(),
-        secondary: None,
+        action: "Sync",
+        reason: &note.reason,
+        note: &note.message,
     };
-    if let Err(err) = ctx.recorder.publish(&event, reference).await {
-        tracing::warn!(error = %err, "failed to publish an Event");
-    }
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary (the API limits Event notes in
-/// bytes).
-fn truncate_bytes(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn notes_are_cut_in_bytes_at_a_character_boundary() {
-        let text = "é".repeat(600);
-        let cut = super::truncate_bytes(&text, 1000);
-        assert_eq!(cut.len(), 1000);
-        assert_eq!(super::truncate_bytes("ab", 1000), "ab");
-        assert_eq!(super::truncate_bytes("aé", 2), "a");
-    }
+    ctx.events.publish(reference, &occurrence).await;
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::telemetry::events::Events;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Schedule;
@@ -46,8 +46,8 @@ pub struct Context {
     /// Cache of the Secrets vaultsync manages (label-selected; nothing else is cached), holding
     /// their metadata, key names and a content hash, never their values.
     pub secrets: SecretCache,
-    /// Event recorder.
-    pub recorder: Recorder,
+    /// Publishes Events.
+    pub events: Events,
     /// Metrics.
     pub metrics: Metrics,
     /// Settings.
@@ -68,7 +68,7 @@ impl Context {
         client: kube::Client,
         vault: SharedVault,
         secrets: SecretCache,
-        recorder: Recorder,
+        events: Events,
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
@@ -79,7 +79,7 @@ impl Context {
             feed,
             vault,
             secrets,
-            recorder,
+            events,
             metrics,
             settings,
             schedule: Schedule::default(),

@@ -60,6 +60,17 @@ pub enum SyncError {
     /// A Secret of that name exists and may not be taken over.
     #[error("{0}")]
     OwnershipConflict(String),
+    /// The target was created by someone else between the guard's look and vaultsync's create.
+    #[error(
+        "{kind} {name} appeared while vaultsync was creating it; it is left as it is and \
+         checked again at the next reconcile"
+    )]
+    TargetAppeared {
+        /// `Secret` or `ConfigMap`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
     /// Listing the vault's secrets failed.
     #[error("failed to list the vault's secrets: {0}")]
     ListSecrets(#[source] VaultError),
@@ -207,7 +218,9 @@ impl SyncError {
             | SyncError::ReadTargetSecret { .. }
             | SyncError::ReadKeystorePassword { .. }
             | SyncError::WriteStatus(_) => reason::KUBERNETES_ERROR,
-            SyncError::OwnershipConflict(_) => reason::OWNERSHIP_CONFLICT,
+            SyncError::OwnershipConflict(_) | SyncError::TargetAppeared { .. } => {
+                reason::OWNERSHIP_CONFLICT
+            }
             SyncError::ListSecrets(e)
             | SyncError::ListKeys(e)
             | SyncError::ReadSecret { source: e, .. } => vault_reason(e.kind()),

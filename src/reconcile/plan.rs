@@ -71,6 +71,12 @@ pub fn plan<K: Synced>(resource: &K, entry: Entry, now: Now, woken: bool) -> Pla
 }
 
 impl<K: Synced> Plan<K> {
+    /// Whether no attempt to sync this resource is known: no status written by anyone, no
+    /// failure remembered. Its Secret almost never exists yet.
+    pub fn never_attempted(&self) -> bool {
+        self.previous.is_none() && self.entry.failures == 0
+    }
+
     /// The spec error that stops this reconcile before any I/O, if any.
     pub fn spec_error(&self) -> Option<SyncError> {
         self.interval.clone().err().map(SyncError::InvalidSpec)

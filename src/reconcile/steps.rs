@@ -82,16 +82,25 @@ pub struct Start {
     pub access: VaultAccess,
     /// The Secret as it is now, if any.
     pub existing: Option<Secret>,
+    /// Whether `existing` was not read but assumed absent (see [`start`]); a create that meets
+    /// a Secret then reads it and runs the guard ([`write_target`]).
+    pub assumed_absent: bool,
     /// Whether the write takes over a Secret vaultsync did not manage.
     pub adopt: bool,
 }
 
 /// Resolves the ServiceAccount's identity, reads the existing Secret and runs the guard.
+///
+/// For a resource never attempted (`plan.never_attempted()`) whose Secret is not among the
+/// managed ones, the Secret is assumed absent rather than read: on a first sync of thousands of
+/// resources that read is a GET answered 404 for each. A foreign Secret of that name is then
+/// met by the create, which fails, and [`write_target`] reads it and runs the guard.
 pub async fn start<K: Synced>(
     resource: &K,
     ctx: &Context,
-    key: &ObjectKey,
+    plan: &Plan<K>,
 ) -> Result<Start, SyncError> {
+    let key = &plan.key;
     let vault = resource.vault();
     // Before any token is minted or connection made: a refused host costs nothing.
     let vault_url = VaultUrl::parse(&vault.url).map_err(SyncError::InvalidSpec)?;
@@ -108,13 +117,15 @@ pub async fn start<K: Synced>(
             ctx.settings.default_tenant.as_deref(),
         )
         .await?;
-    let existing = find_target(
-        ctx,
-        &key.namespace,
-        &resource.target_name(),
-        resource.target_object(),
-    )
-    .await?;
+    let name = resource.target_name();
+    let object = resource.target_object();
+    let cached = object == TargetObject::Secret && ctx.secrets.get(&key.namespace, &name).is_some();
+    let assumed_absent = plan.never_attempted() && object == TargetObject::Secret && !cached;
+    let existing = if assumed_absent {
+        None
+    } else {
+        find_target(ctx, &key.namespace, &name, object).await?
+    };
     let adopt = may_write(resource, existing.as_ref())?;
     Ok(Start {
         access: VaultAccess {
@@ -122,8 +133,36 @@ pub async fn start<K: Synced>(
             identity,
         },
         existing,
+        assumed_absent,
         adopt,
     })
+}
+
+/// Applies `desired` as the guard allowed at [`start`]. When the Secret was assumed absent and
+/// the create met one, reads it, runs the guard on it and applies once more.
+pub async fn write_target<K: Synced>(
+    resource: &K,
+    ctx: &Context,
+    namespace: &str,
+    desired: &DesiredSecret,
+    start: &Start,
+) -> Result<Applied, SyncError> {
+    let first = apply(
+        &ctx.client,
+        namespace,
+        desired,
+        start.existing.as_ref(),
+        start.adopt,
+    )
+    .await;
+    match first {
+        Err(SyncError::TargetAppeared { .. }) if start.assumed_absent => {
+            let existing = read_target(ctx, namespace, &desired.name, desired.object).await?;
+            let adopt = may_write(resource, existing.as_ref())?;
+            apply(&ctx.client, namespace, desired, existing.as_ref(), adopt).await
+        }
+        other => other,
+    }
 }
 
 /// Runs the ownership guard; returns whether this write adopts a foreign Secret.

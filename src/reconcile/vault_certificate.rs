@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use super::apply::apply;
 use super::certificate_report::{CertificateReport, Converted};
 use super::clock::Now;
 use super::kind::{Extension, Kind, Refresh, Written};
@@ -50,7 +49,7 @@ impl Kind for VaultCertificate {
         ctx: &Context,
         plan: &Plan<Self>,
     ) -> Result<Written<Converted>, SyncError> {
-        let start = steps::start(self, ctx, &plan.key).await?;
+        let start = steps::start(self, ctx, plan).await?;
         ctx.feed
             .follow(&plan.key, &start.access, self.interest(plan));
         let password = keystore_password(ctx, self).await?;
@@ -304,14 +303,7 @@ impl VaultCertificate {
         learned: Option<Converted>,
     ) -> Result<Written<Converted>, SyncError> {
         let desired = self.desired(plan, found, stamp, data, &ctx.settings.content_key);
-        let applied = apply(
-            &ctx.client,
-            &plan.key.namespace,
-            &desired,
-            start.existing.as_ref(),
-            start.adopt,
-        )
-        .await?;
+        let applied = steps::write_target(self, ctx, &plan.key.namespace, &desired, start).await?;
         Ok(Written {
             desired,
             applied,

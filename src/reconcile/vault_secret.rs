@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Secret;
 
-use super::apply::apply;
 use super::clock::Now;
 use super::kind::{Extension, Kind, Written};
 use super::plan::Plan;
@@ -34,7 +33,7 @@ impl Kind for VaultSecret {
         ctx: &Context,
         plan: &Plan<Self>,
     ) -> Result<Written<Vec<RemovedKey>>, SyncError> {
-        let start = steps::start(self, ctx, &plan.key).await?;
+        let start = steps::start(self, ctx, plan).await?;
         ctx.feed
             .follow(&plan.key, &start.access, self.interest(plan));
         let listings = Listings {
@@ -201,9 +200,8 @@ impl Gathered {
         if template.is_some() {
             desired.sources = Some(self.data);
         }
-        let existing = start.existing.as_ref();
-        let namespace = &plan.key.namespace;
-        let applied = apply(&ctx.client, namespace, &desired, existing, start.adopt).await?;
+        let applied =
+            steps::write_target(resource, ctx, &plan.key.namespace, &desired, start).await?;
         Ok(Written {
             desired,
             applied,

@@ -5,12 +5,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use crate::telemetry::events::{EventType, Events};
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::future::BoxFuture;
 use kube::Client;
 use kube::ResourceExt;
-use kube::runtime::events::{EventType, Recorder};
 use tokio::time::Instant;
 
 use super::digest::{DigestInput, digest};
@@ -72,7 +72,7 @@ pub fn start(
     client: &Client,
     scopes: &[Scope],
     secrets: SecretCache,
-    recorder: Recorder,
+    events: Events,
     metrics: Metrics,
     settings: &RestartSettings,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -93,7 +93,7 @@ pub fn start(
         client: client.clone(),
         workloads,
         secrets,
-        recorder,
+        events,
         metrics,
         settings: settings.clone(),
         pending: HashMap::new(),
@@ -127,7 +127,7 @@ struct Restarter {
     client: Client,
     workloads: Workloads,
     secrets: SecretCache,
-    recorder: Recorder,
+    events: Events,
     metrics: Metrics,
     settings: RestartSettings,
     pending: HashMap<WorkloadKey, Pending>,
@@ -335,7 +335,7 @@ impl Restarter {
         tracing::info!(workload = %key, "restart skipped: the Deployment is paused");
         self.metrics.restart_skipped(kind, "workload_paused");
         report::publish(
-            &self.recorder,
+            &self.events,
             &view.reference,
             EventType::Warning,
             SKIPPED_PAUSED,
@@ -383,7 +383,7 @@ impl Restarter {
                 self.started.insert(key, generation);
                 let note = format!("Rollout restarted for {causes}");
                 report::publish(
-                    &self.recorder,
+                    &self.events,
                     &view.reference,
                     EventType::Normal,
                     RESTARTED,

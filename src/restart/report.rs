@@ -2,18 +2,16 @@
 //! them (never a value).
 
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, ResourceExt};
 
 use crate::crd::{Synced, SyncedVersion, VaultCertificate, VaultSecret};
 use crate::desired::OWNER_ANNOTATION;
+use crate::telemetry::events::{EventType, Events, Occurrence};
 
 /// Event reason of a restart.
 pub const RESTARTED: &str = "RolloutRestarted";
 /// Event reason of a restart skipped because the Deployment is paused.
 pub const SKIPPED_PAUSED: &str = "RestartSkippedPaused";
-/// The API limits an Event note to 1 KiB.
-const MAX_NOTE_BYTES: usize = 1024;
 
 /// How one Secret came to be: its managing resource and the vault versions of its keys.
 pub async fn provenance(client: &Client, secret: &Secret) -> String {
@@ -58,37 +56,17 @@ where
 
 /// Publishes an Event on a workload, logging (not failing) when the API refuses it.
 pub async fn publish(
-    recorder: &Recorder,
+    events: &Events,
     workload: &ObjectReference,
     type_: EventType,
     reason: &str,
     note: &str,
 ) {
-    let event = Event {
+    let occurrence = Occurrence {
         type_,
-        reason: reason.to_string(),
-        note: Some(truncate(note, MAX_NOTE_BYTES).to_string()),
-        action: "Restart".to_string(),
-        secondary: None,
+        action: "Restart",
+        reason,
+        note,
     };
-    if let Err(err) = recorder.publish(&event, workload).await {
-        tracing::warn!(error = %err, "failed to publish an Event");
-    }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn notes_are_cut_at_a_character_boundary() {
-        assert_eq!(super::truncate("aé", 2), "a");
-        assert_eq!(super::truncate("abc", 10), "abc");
-    }
+    events.publish(workload, &occurrence).await;
 }

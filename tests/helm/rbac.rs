@@ -5,14 +5,15 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding, RoleRef};
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, Patch,
     PatchParams, PostParams, WatchParams,
 };
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 use serde_json::json;
+use vaultsync::telemetry::events::{EventType, Events, Occurrence};
 use vaultsync_testenv::shared;
 
 use super::install::{cluster_wide, kubectl, kubectl_ok, restricted};
@@ -167,36 +168,55 @@ async fn cluster_wide_service_account_can_do_what_the_operator_does() {
         .expect("TokenRequest");
     assert!(minted.status.is_some_and(|s| !s.token.is_empty()));
 
-    // Events exactly as the operator publishes them: the first creates, a repeat patches.
-    let recorder = Recorder::new(
-        operator.clone(),
-        Reporter {
-            controller: "vaultsync".into(),
-            instance: None,
-        },
-    );
+    // Events exactly as the operator publishes them: the first creates, a repeat joins its
+    // series (a patch the API server validates), another reason starts a new Event.
+    let events = Events::new(operator.clone(), "vaultsync", None);
     let reference = ObjectReference {
         api_version: Some("vaultsync.dev/v1alpha1".into()),
         kind: Some("VaultSecret".into()),
         name: Some("app".into()),
         namespace: Some(app.clone()),
+        uid: Some("uid-of-app".into()),
         ..Default::default()
     };
-    let event = Event {
-        type_: EventType::Normal,
-        reason: "Synced".into(),
-        note: Some("test".into()),
-        action: "Sync".into(),
-        secondary: None,
+    let occurrence = |reason| Occurrence {
+        type_: EventType::Warning,
+        action: "Sync",
+        reason,
+        note: "test",
     };
-    recorder
-        .publish(&event, &reference)
+    for _ in 0..3 {
+        events
+            .try_publish(&reference, &occurrence("VaultUnavailable"))
+            .await
+            .expect("create or patch Event");
+    }
+    events
+        .try_publish(&reference, &occurrence("Forbidden"))
         .await
         .expect("create Event");
-    recorder
-        .publish(&event, &reference)
+    let admin = shared().client().await.expect("admin client");
+    let published: Api<K8sEvent> = Api::namespaced(admin, app);
+    let mut seen: Vec<(String, i32)> = published
+        .list(&Default::default())
         .await
-        .expect("patch Event");
+        .expect("list Events")
+        .items
+        .into_iter()
+        .filter(|e| e.reporting_controller.as_deref() == Some("vaultsync"))
+        .map(|e| {
+            let count = e.series.map_or(1, |s| s.count);
+            (e.reason.unwrap_or_default(), count)
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("Forbidden".to_string(), 1),
+            ("VaultUnavailable".to_string(), 3)
+        ]
+    );
 
     // The leader-election Lease in the release namespace: create, get, update.
     let leases: Api<Lease> = Api::namespaced(operator.clone(), ns);
