@@ -206,6 +206,20 @@ async fn create_unrelated(bench: &Bench, count: usize) {
         .await;
 }
 
+/// `Operation status: count` of every request to `vault`, most frequent first.
+fn breakdown(counters: &vaultsync_emulator::Counters, vault: &str) -> String {
+    let mut rows: BTreeMap<(String, u16), u64> = BTreeMap::new();
+    for (key, count) in counters.entries().filter(|(k, _)| k.vault == vault) {
+        *rows.entry((key.operation.clone(), key.status)).or_default() += count;
+    }
+    let mut rows: Vec<_> = rows.into_iter().collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
+    rows.iter()
+        .map(|((operation, status), count)| format!("{operation} {status}: {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[tokio::main]
 async fn main() {
     let n: usize = env_or("VAULTSYNC_BENCH_N", 1000);
@@ -317,6 +331,10 @@ async fn main() {
     println!(
         "| vault requests, first syncs of all {n} | {first_requests} ({:.3} per vault object) |",
         per(first_requests as f64, objects)
+    );
+    println!(
+        "| of which, by operation and status | {} |",
+        breakdown(&first, common::SECRET_VAULT)
     );
     println!("| Entra token exchanges, first syncs | {first_tokens} |");
     println!(

@@ -12,13 +12,14 @@
 
 mod demand;
 mod diff;
+mod followers;
 mod interest;
 mod scanner;
 mod shelf;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -512,12 +513,4 @@ pub fn vault_name(vault_url: &str) -> &str {
         .split(['/', ':', '.'])
         .next()
         .unwrap_or_default()
-}
-
-/// Distinct names in a set of follows (how many single reads a scan replaces).
-fn distinct_names<'a>(follows: impl Iterator<Item = &'a Follow>) -> usize {
-    follows
-        .flat_map(|f| f.names.iter())
-        .collect::<BTreeSet<_>>()
-        .len()
 }

@@ -8,15 +8,16 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::followers::Followers;
 use super::shelf::Shelf;
-use super::{Catalogue, Inner, Interest, ObjectType, distinct_names};
+use super::{Catalogue, Inner, ObjectType};
 use crate::reconcile::ObjectKey;
 use crate::vault::{CertificateProperties, KeyProperties, SecretProperties, VaultAccess};
 
 /// The followers and listings of one (identity, vault). Dropping it stops its task.
 pub struct Scanner {
     /// What each following resource follows.
-    pub followers: HashMap<ObjectKey, Interest>,
+    pub followers: Followers,
     /// The latest secret listing.
     pub secrets: Shelf<SecretProperties>,
     /// The latest certificate listing.
@@ -51,7 +52,7 @@ impl Scanner {
     pub fn start(feed: Weak<Inner>, access: VaultAccess) -> Self {
         let task = tokio::spawn(run(feed, access)).abort_handle();
         Scanner {
-            followers: HashMap::new(),
+            followers: Followers::default(),
             secrets: Shelf::default(),
             certificates: Shelf::default(),
             keys: Shelf::default(),
@@ -65,9 +66,7 @@ impl Scanner {
     /// The shortest refresh interval among the followers.
     pub fn shortest_interval(&self) -> Duration {
         self.followers
-            .values()
-            .map(|i| i.interval)
-            .min()
+            .shortest_interval()
             .unwrap_or(Duration::from_secs(3600))
     }
 
@@ -78,11 +77,10 @@ impl Scanner {
         if unlisted.is_some_and(|until| Instant::now() < *until) {
             return false;
         }
-        let follows = || self.followers.values().map(|i| i.follow(T::TYPE));
-        if follows().any(|f| f.everything) {
+        if self.followers.any_in_bulk(T::TYPE) {
             return true;
         }
-        let names = distinct_names(follows());
+        let names = self.followers.distinct_names(T::TYPE);
         names > 0 && T::shelf(self).pages() <= names
     }
 
@@ -105,10 +103,7 @@ impl Scanner {
     /// bulk selector, so the listing is made again. Says whether the event is news (a repeated
     /// delivery of a version already announced is not).
     pub fn push(&mut self, object_type: ObjectType, name: &str, version: Option<&str>) -> bool {
-        let bulk = self
-            .followers
-            .values()
-            .any(|i| i.follow(object_type).everything);
+        let bulk = self.followers.any_in_bulk(object_type);
         let news = match object_type {
             ObjectType::Secret => self.secrets.push(name, version),
             ObjectType::Certificate => self.certificates.push(name, version),
