@@ -15,6 +15,9 @@ use super::{
 use crate::crd::{DeletionPolicy, SyncedVersion, TargetObject, TargetSecret};
 use crate::vault::SecretValue;
 
+mod kept;
+pub use kept::KeptSecret;
+
 /// The resource a Secret belongs to.
 #[derive(Clone, Debug)]
 pub struct Owner {
@@ -203,10 +206,10 @@ impl DesiredSecret {
     pub fn is_satisfied_by(&self, existing: &Secret) -> bool {
         let meta = &existing.metadata;
         let has_all = |want: &BTreeMap<String, String>, have: &Option<BTreeMap<String, String>>| {
-            let have = have.clone().unwrap_or_default();
-            want.iter().all(|(k, v)| have.get(k) == Some(v))
+            want.iter()
+                .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
         };
-        let owners = meta.owner_references.clone().unwrap_or_default();
+        let owners = meta.owner_references.as_deref().unwrap_or_default();
         let owner_ok = match &self.owner_reference {
             Some(want) => owners
                 .iter()

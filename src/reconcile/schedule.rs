@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::desired::secret::DesiredSecret;
+use crate::desired::secret::{DesiredSecret, KeptSecret};
 
 /// Identifies one resource across renames of nothing: kind, namespace, name and uid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +60,33 @@ pub struct Entry {
     pub last_status: Option<Box<str>>,
 }
 
+/// An [`Entry`] as kept: the last Secret written in its compact form ([`KeptSecret`]).
+#[derive(Clone, Default)]
+struct Stored {
+    entry: Entry,
+    last_desired: Option<KeptSecret>,
+}
+
+impl Stored {
+    fn entry(&self) -> Entry {
+        Entry {
+            last_desired: self.last_desired.as_ref().map(KeptSecret::desired),
+            ..self.entry.clone()
+        }
+    }
+
+    fn keep(entry: Entry) -> Self {
+        let last_desired = entry.last_desired.as_ref().map(KeptSecret::from);
+        Stored {
+            entry: Entry {
+                last_desired: None,
+                ..entry
+            },
+            last_desired,
+        }
+    }
+}
+
 /// The schedule of every resource: one entry per name, holding the uid it belongs to, so each
 /// call is a single lookup (a first sync of 10,000 resources used to walk every entry per call).
 #[derive(Default)]
@@ -72,7 +99,7 @@ type Place = (&'static str, String, String);
 
 #[derive(Default)]
 struct Entries {
-    by_place: HashMap<Place, (String, Entry)>,
+    by_place: HashMap<Place, (String, Stored)>,
     /// Entries with a Secret written, per kind.
     managed: HashMap<&'static str, usize>,
 }
@@ -98,7 +125,7 @@ impl Schedule {
         let mut entries = self.inner.lock().expect("poisoned");
         let place = place_of(key);
         match entries.by_place.get(&place) {
-            Some((uid, entry)) if *uid == key.uid => entry.clone(),
+            Some((uid, stored)) if *uid == key.uid => stored.entry(),
             Some(_) => {
                 entries.remove(&place);
                 Entry::default()
@@ -119,12 +146,14 @@ impl Schedule {
             entries.remove(&place);
         }
         let Entries { by_place, managed } = &mut *entries;
-        let (_, entry) = by_place
+        let (_, stored) = by_place
             .entry(place)
-            .or_insert_with(|| (key.uid.clone(), Entry::default()));
-        let was_managed = entry.last_desired.is_some();
-        change(entry);
-        match (was_managed, entry.last_desired.is_some()) {
+            .or_insert_with(|| (key.uid.clone(), Stored::default()));
+        let was_managed = stored.last_desired.is_some();
+        let mut entry = stored.entry();
+        change(&mut entry);
+        *stored = Stored::keep(entry);
+        match (was_managed, stored.last_desired.is_some()) {
             (false, true) => *managed.entry(key.kind).or_default() += 1,
             (true, false) => *managed.entry(key.kind).or_default() -= 1,
             _ => {}
