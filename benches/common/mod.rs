@@ -179,6 +179,9 @@ impl Bench {
             Some(program) => {
                 let mut command = Command::new(program);
                 command.args(wrap).arg(env!("CARGO_BIN_EXE_vaultsync"));
+                // Its own process group: a wrapper may not pass a signal on to the operator, so
+                // `stop` signals the whole group.
+                std::os::unix::process::CommandExt::process_group(&mut command, 0);
                 command
             }
             None => Command::new(env!("CARGO_BIN_EXE_vaultsync")),
@@ -273,6 +276,11 @@ impl Operator {
     pub fn stop(&mut self) {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
+            .status();
+        // A wrapped operator leads its own process group: stop the operator under the wrapper.
+        let _ = Command::new("kill")
+            .args(["--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
     }

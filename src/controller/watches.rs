@@ -16,6 +16,7 @@ use crate::desired::config_map::secret_view;
 use crate::desired::content_key::ContentKey;
 use crate::desired::secret::fingerprint;
 use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
+use crate::reconcile::SecretStore;
 
 /// Where the controllers look: every namespace, or one.
 pub type Scope = Option<String>;
@@ -92,14 +93,15 @@ pub fn managed_secrets(
     client: &Client,
     scope: &Scope,
     content_key: ContentKey,
-) -> (Store<Secret>, SecretEvents) {
-    let (store, writer) = reflector::store();
+) -> (SecretStore, SecretEvents) {
+    let store = SecretStore::default();
     let selector =
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    let cache = store.clone();
     let events = watcher(scoped::<Secret>(client, scope), selector)
         .default_backoff()
         .modify(move |secret| fingerprint(secret, &content_key))
-        .reflect(writer)
+        .inspect_ok(move |event| cache.apply(event))
         .touched_objects()
         .boxed();
     (store, events)

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use crate::telemetry::events::Events;
-use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Schedule;
 use super::clock::{Clock, SystemClock};
 use super::fairness::NamespaceSlots;
 use super::identity::IdentityCache;
+use super::secret_cache::SecretCache;
 use crate::desired::content_key::ContentKey;
 use crate::feed::{ChangeFeed, FeedOptions};
 use crate::telemetry::Metrics;
@@ -92,32 +91,5 @@ impl Context {
     /// Reads the time from `clock` instead.
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         Context { clock, ..self }
-    }
-}
-
-/// The managed-Secret caches of every watched scope (one for all namespaces, or one per listed
-/// namespace).
-#[derive(Clone, Default)]
-pub struct SecretCache {
-    stores: Vec<Store<Secret>>,
-}
-
-impl SecretCache {
-    /// Looks in these stores.
-    pub fn new(stores: Vec<Store<Secret>>) -> Self {
-        SecretCache { stores }
-    }
-
-    /// The cached Secret `namespace/name`, if vaultsync manages it.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
-        let key = ObjectRef::new(name).within(namespace);
-        self.stores.iter().find_map(|store| store.get(&key))
-    }
-
-    /// Waits until every store has its initial listing.
-    pub async fn wait_until_ready(&self) {
-        for store in &self.stores {
-            let _ = store.wait_until_ready().await;
-        }
     }
 }

@@ -32,6 +32,7 @@ pub mod reason;
 mod report;
 pub mod requeue;
 mod schedule;
+mod secret_cache;
 pub mod steps;
 mod target;
 pub mod vault_certificate;
@@ -41,10 +42,11 @@ use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 
-pub use context::{Context, SecretCache, Settings};
+pub use context::{Context, Settings};
 pub use error::{Retry, SyncError};
 pub use kind::{Extension, Kind, Refresh, Written};
 pub use schedule::{ObjectKey, Schedule};
+pub use secret_cache::{SecretCache, SecretStore};
 
 /// How soon a reconcile that found its namespace's slots taken comes back.
 const SLOT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
