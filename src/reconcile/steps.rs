@@ -2,6 +2,8 @@
 //! whether the Secret may be written, restoring the Secret without the vault, and the audit
 //! trail of vault reads.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
@@ -119,13 +121,13 @@ pub async fn start<K: Synced>(
         .await?;
     let name = resource.target_name();
     let object = resource.target_object();
-    let cached = object == TargetObject::Secret && ctx.secrets.get(&key.namespace, &name).is_some();
-    let assumed_absent = plan.never_attempted() && object == TargetObject::Secret && !cached;
-    let existing = if assumed_absent {
-        None
+    let may_assume_absent = plan.never_attempted() && object == TargetObject::Secret;
+    let existing = if may_assume_absent {
+        cached_secret(ctx, &key.namespace, &name)
     } else {
         find_target(ctx, &key.namespace, &name, object).await?
     };
+    let assumed_absent = may_assume_absent && existing.is_none();
     let adopt = may_write(resource, existing.as_ref())?;
     Ok(Start {
         access: VaultAccess {
@@ -212,11 +214,16 @@ pub async fn find_target(
     object: TargetObject,
 ) -> Result<Option<Secret>, SyncError> {
     if object == TargetObject::Secret
-        && let Some(cached) = ctx.secrets.get(namespace, name)
+        && let Some(cached) = cached_secret(ctx, namespace, name)
     {
-        return Ok(Some((*cached).clone()));
+        return Ok(Some(cached));
     }
     read_target(ctx, namespace, name, object).await
+}
+
+/// The managed Secret `namespace/name` from the cache (values empty), if it holds it.
+fn cached_secret(ctx: &Context, namespace: &str, name: &str) -> Option<Secret> {
+    ctx.secrets.get(namespace, name).map(Arc::unwrap_or_clone)
 }
 
 /// The Secret (or ConfigMap) as the API server holds it, values included.
