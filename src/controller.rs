@@ -308,8 +308,9 @@ fn controller<K: Kind>(
     concurrency: u16,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>) {
-    let (store, events) = watches::resources::<K>(client, scope);
-    ctx.metrics.add_census(K::KIND, census(store.clone()));
+    let (store, events) = watches::resources::<K>(client, scope, ctx.schedule.clone());
+    ctx.metrics
+        .add_census(K::KIND, census(store.clone(), ctx.schedule.clone()));
     let filled = ready(store.clone());
     let run = Controller::for_stream(events, store)
         .with_config(ControllerConfig::default().concurrency(concurrency))
@@ -320,18 +321,21 @@ fn controller<K: Kind>(
     (Box::pin(run), filled)
 }
 
-/// Counts the cached resources of `store` by their Ready condition, for `vaultsync_resources`.
-fn census<K>(store: kube::runtime::reflector::Store<K>) -> Census
+/// Counts the cached resources of `store` by their Ready condition (kept in `schedule`), for
+/// `vaultsync_resources`.
+fn census<K>(
+    store: kube::runtime::reflector::Store<K>,
+    schedule: Arc<reconcile::Schedule>,
+) -> Census
 where
     K: Synced + Clone + Send + Sync + 'static,
 {
     Box::new(move |record| {
-        for resource in store.state() {
-            let ready = resource
-                .sync_status()
-                .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"));
-            record(ready.map(|c| (c.status, c.reason.as_str())));
-        }
+        let resources = store.state();
+        let keys = resources
+            .iter()
+            .map(|resource| reconcile::ObjectKey::of(resource.as_ref()));
+        schedule.readiness(keys, record);
     })
 }
 

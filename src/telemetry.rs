@@ -10,7 +10,7 @@ pub mod events;
 mod metrics;
 
 pub use catalog::MetricInfo;
-pub use census::{Census, MAX_REASONS, OTHER_REASON, PENDING_REASON};
+pub use census::{Census, MAX_REASONS, OTHER_REASON, PENDING_REASON, Tally};
 pub use metrics::{Metrics, ReconcileOutcome};
 
 /// Log output format.

@@ -2,6 +2,7 @@
 //! and the managed Secrets, routed to the controller of the kind named in their owner annotation.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -16,7 +17,7 @@ use crate::desired::config_map::secret_view;
 use crate::desired::content_key::ContentKey;
 use crate::desired::secret::fingerprint;
 use crate::desired::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION};
-use crate::reconcile::SecretStore;
+use crate::reconcile::{ObjectKey, Schedule, SecretStore};
 
 /// Where the controllers look: every namespace, or one.
 pub type Scope = Option<String>;
@@ -34,9 +35,13 @@ where
 
 /// A cached watch of `K` that yields a resource only when its generation, force-refresh
 /// annotation or uid changed: status writes by vaultsync itself do not trigger reconciles.
+/// Statuses are not cached: each one seen is handed to `schedule` as JSON text (the schedule
+/// keeps the last status per resource anyway, and a parsed status in the cache cost about 2 KB
+/// per resource).
 pub fn resources<K>(
     client: &Client,
     scope: &Scope,
+    schedule: Arc<Schedule>,
 ) -> (
     Store<K>,
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
@@ -54,7 +59,7 @@ where
     let (store, writer) = reflector::store();
     let events = watcher(scoped::<K>(client, scope), watcher::Config::default())
         .default_backoff()
-        .modify(strip_bookkeeping::<K>)
+        .map_ok(move |event| slim(event, &schedule))
         .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_force_refresh::<K>, Default::default());
@@ -71,6 +76,32 @@ fn strip_bookkeeping<K: Resource>(resource: &mut K) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+/// Strips an event's resource to what reconciles read, moving an applied status to `schedule`.
+fn slim<K: Synced>(mut event: watcher::Event<K>, schedule: &Schedule) -> watcher::Event<K> {
+    match &mut event {
+        watcher::Event::Apply(resource) | watcher::Event::InitApply(resource) => {
+            strip_bookkeeping(resource);
+            shelve_status(resource, schedule);
+        }
+        watcher::Event::Delete(resource) => {
+            strip_bookkeeping(resource);
+            resource.take_status();
+        }
+        watcher::Event::Init | watcher::Event::InitDone => {}
+    }
+    event
+}
+
+fn shelve_status<K: Synced>(resource: &mut K, schedule: &Schedule) {
+    let Some(status) = resource.take_status() else {
+        return;
+    };
+    if let Ok(text) = serde_json::to_string(&status) {
+        let key = ObjectKey::of(resource);
+        schedule.observe_status(&key, K::sync_part(&status), text.into_boxed_str());
     }
 }
 

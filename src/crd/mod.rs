@@ -55,6 +55,8 @@ pub trait Synced: kube::Resource<DynamicType = ()> {
     fn sync_part(status: &Self::Status) -> &SyncStatus;
     /// The shared part of a status, to change it.
     fn sync_part_mut(status: &mut Self::Status) -> &mut SyncStatus;
+    /// Removes the status from the object and returns it.
+    fn take_status(&mut self) -> Option<Self::Status>;
 
     /// The shared part of the status as stored on the object.
     fn sync_status(&self) -> Option<&SyncStatus> {

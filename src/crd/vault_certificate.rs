@@ -299,6 +299,10 @@ impl super::Synced for VaultCertificate {
         self.status.as_ref()
     }
 
+    fn take_status(&mut self) -> Option<VaultCertificateStatus> {
+        self.status.take()
+    }
+
     fn sync_part(status: &VaultCertificateStatus) -> &SyncStatus {
         &status.sync
     }

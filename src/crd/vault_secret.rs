@@ -219,6 +219,10 @@ impl super::Synced for VaultSecret {
         self.status.as_ref()
     }
 
+    fn take_status(&mut self) -> Option<SyncStatus> {
+        self.status.take()
+    }
+
     fn sync_part(status: &SyncStatus) -> &SyncStatus {
         status
     }

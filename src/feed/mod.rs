@@ -111,7 +111,7 @@ struct Inner {
 struct State {
     scanners: HashMap<VaultAccess, Scanner>,
     /// Which scanner each following resource is registered with.
-    followers: HashMap<ObjectKey, VaultAccess>,
+    followers: HashMap<ObjectKey, Arc<VaultAccess>>,
     /// Resources woken by a change and not yet reconciled.
     woken: HashSet<ObjectKey>,
     /// Whether push delivers events (then polling slows down).
@@ -144,7 +144,7 @@ impl ChangeFeed {
     pub fn follow(&self, key: &ObjectKey, access: &VaultAccess, interest: Interest) {
         let mut state = self.inner.lock();
         if let Some(before) = state.followers.remove(key)
-            && before != *access
+            && *before != *access
         {
             state.unfollow(key, &before);
         }
@@ -155,12 +155,14 @@ impl ChangeFeed {
             self.inner.metrics.set_vault_scanners(count);
             return;
         }
-        state.followers.insert(key.clone(), access.clone());
         let scanner = state
             .scanners
             .entry(access.clone())
             .or_insert_with(|| Scanner::start(Arc::downgrade(&self.inner), access.clone()));
         scanner.followers.insert(key.clone(), interest);
+        // Shared with the scanner: a copy per follower cost hundreds of bytes each.
+        let shared = scanner.access.clone();
+        state.followers.insert(key.clone(), shared);
         let count = state.scanners.len();
         drop(state);
         self.inner.metrics.set_vault_scanners(count);

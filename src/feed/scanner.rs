@@ -2,7 +2,7 @@
 //! and the task that renews those listings once per scan period.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -30,6 +30,8 @@ pub struct Scanner {
     pub(super) failed_scans: u32,
     /// Until when this identity reads objects of a type one by one: it may not list them.
     pub(super) unlisted_until: HashMap<ObjectType, Instant>,
+    /// The identity and vault scanned, shared with the feed's index of followers.
+    pub(super) access: Arc<VaultAccess>,
     task: AbortHandle,
 }
 
@@ -50,7 +52,7 @@ enum Next {
 impl Scanner {
     /// A scanner for `access` with its task running (on the current tokio runtime).
     pub fn start(feed: Weak<Inner>, access: VaultAccess) -> Self {
-        let task = tokio::spawn(run(feed, access)).abort_handle();
+        let task = tokio::spawn(run(feed, access.clone())).abort_handle();
         Scanner {
             followers: Followers::default(),
             secrets: Shelf::default(),
@@ -59,6 +61,7 @@ impl Scanner {
             failed_at: None,
             failed_scans: 0,
             unlisted_until: HashMap::new(),
+            access: Arc::new(access),
             task,
         }
     }

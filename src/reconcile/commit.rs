@@ -7,6 +7,7 @@ use kube::runtime::controller::Action;
 use super::kind::Kind;
 use super::plan::Plan;
 use super::report::{Note, Report, ScheduleUpdate};
+use super::schedule::Readiness;
 use super::{Context, ObjectKey, SyncError};
 use crate::telemetry::ReconcileOutcome;
 use crate::telemetry::events::Occurrence;
@@ -92,6 +93,7 @@ async fn write_status<K: Kind>(
     let remembered = serde_json::to_string(&status)
         .ok()
         .map(String::into_boxed_str);
+    let ready = Readiness::of(K::sync_part(&status));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &key.namespace);
     api.patch_status(
         &key.name,
@@ -100,8 +102,11 @@ async fn write_status<K: Kind>(
     )
     .await
     .map_err(SyncError::WriteStatus)?;
-    ctx.schedule
-        .update(key, |entry| entry.last_status = remembered);
+    ctx.schedule.update(key, |entry| {
+        entry.last_status = remembered;
+        entry.status_written = true;
+        entry.ready = ready;
+    });
     Ok(())
 }
 

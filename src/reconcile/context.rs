@@ -52,7 +52,7 @@ pub struct Context {
     /// Settings.
     pub settings: Settings,
     /// Per-object schedule and last writes.
-    pub schedule: Schedule,
+    pub schedule: Arc<Schedule>,
     /// Where reconciles read the time.
     pub clock: Arc<dyn Clock>,
     /// Reconcile slots per namespace.
@@ -81,7 +81,7 @@ impl Context {
             events,
             metrics,
             settings,
-            schedule: Schedule::default(),
+            schedule: Arc::default(),
             clock: Arc::new(SystemClock),
             slots,
             identities: IdentityCache::default(),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::crd::{ConditionStatus, SyncStatus};
 use crate::desired::secret::{DesiredSecret, KeptSecret};
 
 /// Identifies one resource across renames of nothing: kind, namespace, name and uid.
@@ -58,31 +59,78 @@ pub struct Entry {
     /// conditions list). Kept as JSON text: a parsed tree costs several times the memory, for
     /// every resource.
     pub last_status: Option<Box<str>>,
+    /// Whether `last_status` was written by this process; otherwise it is the one last seen on
+    /// the object, kept here instead of in the watch cache (which drops statuses).
+    pub status_written: bool,
+    /// The Ready condition of `last_status`, for the resource census.
+    pub ready: Option<Readiness>,
 }
 
-/// An [`Entry`] as kept: the last Secret written in its compact form ([`KeptSecret`]).
-#[derive(Clone, Default)]
+/// The Ready condition of a status, as counted by the resource census.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readiness {
+    /// Whether the resource is Ready.
+    pub status: ConditionStatus,
+    /// Why.
+    pub reason: Box<str>,
+}
+
+impl Readiness {
+    /// The Ready condition of `status`, when it has one.
+    pub fn of(status: &SyncStatus) -> Option<Self> {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map(|c| Readiness {
+                status: c.status,
+                reason: c.reason.as_str().into(),
+            })
+    }
+}
+
+/// An [`Entry`] as kept: only its fields, with the last Secret written in its compact form
+/// ([`KeptSecret`]). Every slot of the map is as large as this, used or not, so it holds no
+/// `DesiredSecret` (an embedded `Entry` made each slot about 700 bytes).
+#[derive(Default)]
 struct Stored {
-    entry: Entry,
+    generation: Option<i64>,
+    force_refresh: Option<Box<str>>,
+    due: Option<Instant>,
+    failures: u32,
+    reread: bool,
+    status_written: bool,
+    last_status: Option<Box<str>>,
+    ready: Option<Readiness>,
     last_desired: Option<KeptSecret>,
 }
 
 impl Stored {
     fn entry(&self) -> Entry {
         Entry {
+            generation: self.generation,
+            force_refresh: self.force_refresh.as_deref().map(str::to_string),
+            due: self.due,
             last_desired: self.last_desired.as_ref().map(KeptSecret::desired),
-            ..self.entry.clone()
+            failures: self.failures,
+            reread: self.reread,
+            last_status: self.last_status.clone(),
+            status_written: self.status_written,
+            ready: self.ready.clone(),
         }
     }
 
     fn keep(entry: Entry) -> Self {
-        let last_desired = entry.last_desired.as_ref().map(KeptSecret::from);
         Stored {
-            entry: Entry {
-                last_desired: None,
-                ..entry
-            },
-            last_desired,
+            generation: entry.generation,
+            force_refresh: entry.force_refresh.map(String::into_boxed_str),
+            due: entry.due,
+            failures: entry.failures,
+            reread: entry.reread,
+            status_written: entry.status_written,
+            last_status: entry.last_status,
+            ready: entry.ready,
+            last_desired: entry.last_desired.as_ref().map(KeptSecret::from),
         }
     }
 }
@@ -95,16 +143,33 @@ pub struct Schedule {
 }
 
 /// Where a resource lives: its key without the uid.
-type Place = (&'static str, String, String);
+type Place = (&'static str, Box<str>, Box<str>);
 
 #[derive(Default)]
 struct Entries {
-    by_place: HashMap<Place, (String, Stored)>,
+    by_place: HashMap<Place, (Box<str>, Stored)>,
     /// Entries with a Secret written, per kind.
     managed: HashMap<&'static str, usize>,
 }
 
 impl Entries {
+    /// The entry of `key`, fresh when unknown or kept for another uid.
+    fn slot(&mut self, key: &ObjectKey) -> &mut Stored {
+        let place = place_of(key);
+        if self
+            .by_place
+            .get(&place)
+            .is_some_and(|(uid, _)| **uid != *key.uid)
+        {
+            self.remove(&place);
+        }
+        let (_, stored) = self
+            .by_place
+            .entry(place)
+            .or_insert_with(|| (key.uid.as_str().into(), Stored::default()));
+        stored
+    }
+
     fn remove(&mut self, place: &Place) {
         if let Some((_, old)) = self.by_place.remove(place)
             && old.last_desired.is_some()
@@ -115,7 +180,11 @@ impl Entries {
 }
 
 fn place_of(key: &ObjectKey) -> Place {
-    (key.kind, key.namespace.clone(), key.name.clone())
+    (
+        key.kind,
+        key.namespace.as_str().into(),
+        key.name.as_str().into(),
+    )
 }
 
 impl Schedule {
@@ -125,7 +194,7 @@ impl Schedule {
         let mut entries = self.inner.lock().expect("poisoned");
         let place = place_of(key);
         match entries.by_place.get(&place) {
-            Some((uid, stored)) if *uid == key.uid => stored.entry(),
+            Some((uid, stored)) if **uid == *key.uid => stored.entry(),
             Some(_) => {
                 entries.remove(&place);
                 Entry::default()
@@ -137,32 +206,51 @@ impl Schedule {
     /// Updates the entry in place (a fresh one when the uid changed).
     pub fn update(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry)) {
         let mut entries = self.inner.lock().expect("poisoned");
-        let place = place_of(key);
-        if entries
-            .by_place
-            .get(&place)
-            .is_some_and(|(uid, _)| *uid != key.uid)
-        {
-            entries.remove(&place);
-        }
-        let Entries { by_place, managed } = &mut *entries;
-        let (_, stored) = by_place
-            .entry(place)
-            .or_insert_with(|| (key.uid.clone(), Stored::default()));
+        let stored = entries.slot(key);
         let was_managed = stored.last_desired.is_some();
         let mut entry = stored.entry();
         change(&mut entry);
         *stored = Stored::keep(entry);
-        match (was_managed, stored.last_desired.is_some()) {
-            (false, true) => *managed.entry(key.kind).or_default() += 1,
-            (true, false) => *managed.entry(key.kind).or_default() -= 1,
+        let is_managed = stored.last_desired.is_some();
+        let managed = entries.managed.entry(key.kind).or_default();
+        match (was_managed, is_managed) {
+            (false, true) => *managed += 1,
+            (true, false) => *managed -= 1,
             _ => {}
+        }
+    }
+
+    /// Keeps `status`, seen on the object, as the status to build on, unless this process has
+    /// written one since it started: vaultsync is the only writer, so its own is never older.
+    pub fn observe_status(&self, key: &ObjectKey, status: &SyncStatus, text: Box<str>) {
+        let mut entries = self.inner.lock().expect("poisoned");
+        let stored = entries.slot(key);
+        if !stored.status_written {
+            stored.ready = Readiness::of(status);
+            stored.last_status = Some(text);
+        }
+    }
+
+    /// Calls `record` with the Ready condition of each of `keys` (`None` when it has none).
+    pub fn readiness(
+        &self,
+        keys: impl IntoIterator<Item = ObjectKey>,
+        record: &mut crate::telemetry::Tally<'_>,
+    ) {
+        let entries = self.inner.lock().expect("poisoned");
+        for key in keys {
+            let ready = entries
+                .by_place
+                .get(&place_of(&key))
+                .filter(|(uid, _)| **uid == *key.uid)
+                .and_then(|(_, stored)| stored.ready.as_ref());
+            record(ready.map(|r| (r.status, &*r.reason)));
         }
     }
 
     /// Forgets the entry of a resource (it was deleted).
     pub fn forget(&self, kind: &'static str, namespace: &str, name: &str) {
-        let place = (kind, namespace.to_string(), name.to_string());
+        let place = (kind, namespace.into(), name.into());
         self.inner.lock().expect("poisoned").remove(&place);
     }
 
@@ -227,5 +315,88 @@ mod tests {
         schedule.forget("VaultSecret", "ns", "app");
         assert_eq!(schedule.managed_count("VaultSecret"), 0);
         assert_eq!(schedule.get(&key("new")).failures, 0);
+    }
+
+    fn status_with_ready(status: ConditionStatus, reason: &str) -> SyncStatus {
+        SyncStatus {
+            conditions: vec![crate::crd::Condition {
+                type_: "Ready".into(),
+                status,
+                reason: reason.into(),
+                message: String::new(),
+                last_transition_time: String::new(),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn readiness_of(
+        schedule: &Schedule,
+        keys: Vec<ObjectKey>,
+    ) -> Vec<Option<(ConditionStatus, String)>> {
+        let mut seen = Vec::new();
+        schedule.readiness(keys, &mut |ready| {
+            seen.push(ready.map(|(status, reason)| (status, reason.to_string())))
+        });
+        seen
+    }
+
+    #[test]
+    fn an_observed_status_is_kept_until_this_process_writes_one() {
+        let schedule = Schedule::default();
+        let failing = status_with_ready(ConditionStatus::False, "VaultUnreachable");
+        schedule.observe_status(&key("a"), &failing, "observed-1".into());
+        let newer = status_with_ready(ConditionStatus::True, "Synced");
+        schedule.observe_status(&key("a"), &newer, "observed-2".into());
+        assert_eq!(
+            schedule.get(&key("a")).last_status.as_deref(),
+            Some("observed-2")
+        );
+        assert_eq!(
+            readiness_of(&schedule, vec![key("a")]),
+            vec![Some((ConditionStatus::True, "Synced".to_string()))]
+        );
+
+        schedule.update(&key("a"), |entry| {
+            entry.last_status = Some("written".into());
+            entry.status_written = true;
+            entry.ready = Readiness::of(&failing);
+        });
+        // A watch event still carrying an older status does not replace what was written.
+        schedule.observe_status(&key("a"), &newer, "observed-3".into());
+        assert_eq!(
+            schedule.get(&key("a")).last_status.as_deref(),
+            Some("written")
+        );
+        assert_eq!(
+            readiness_of(&schedule, vec![key("a")]),
+            vec![Some((
+                ConditionStatus::False,
+                "VaultUnreachable".to_string()
+            ))]
+        );
+    }
+
+    #[test]
+    fn readiness_is_unknown_for_other_uids_and_unseen_resources() {
+        let schedule = Schedule::default();
+        let ready = status_with_ready(ConditionStatus::True, "Synced");
+        schedule.observe_status(&key("old"), &ready, "{}".into());
+        let unseen = ObjectKey {
+            name: "other".into(),
+            ..key("old")
+        };
+        assert_eq!(
+            readiness_of(&schedule, vec![key("new"), unseen, key("old")]),
+            vec![
+                None,
+                None,
+                Some((ConditionStatus::True, "Synced".to_string()))
+            ]
+        );
+        // A re-created object starts without the old object's status.
+        schedule.observe_status(&key("new"), &SyncStatus::default(), "{}".into());
+        assert_eq!(readiness_of(&schedule, vec![key("new")]), vec![None]);
     }
 }

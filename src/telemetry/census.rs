@@ -7,7 +7,10 @@ use crate::crd::ConditionStatus;
 
 /// Counts the resources of one kind: calls `record` once per resource with its Ready condition's
 /// status and reason, or `None` when it has none yet.
-pub type Census = Box<dyn Fn(&mut dyn FnMut(Option<(ConditionStatus, &str)>)) + Send + Sync>;
+pub type Census = Box<dyn Fn(&mut Tally<'_>) + Send + Sync>;
+
+/// Takes one resource's Ready condition status and reason (`None` when it has none yet).
+pub type Tally<'a> = dyn FnMut(Option<(ConditionStatus, &str)>) + 'a;
 
 /// The reason exported for a resource without a Ready condition (not reconciled yet).
 pub const PENDING_REASON: &str = "Pending";

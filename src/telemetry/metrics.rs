@@ -20,6 +20,9 @@ use super::census::{Census, ReadyTally};
 use descriptions::*;
 
 mod descriptions;
+mod sync_times;
+
+use sync_times::SyncTimes;
 
 /// Outcome label of one reconcile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,13 +80,6 @@ struct ResourceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ObjectLabels {
-    kind: String,
-    namespace: String,
-    name: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WakeLabels {
     source: String,
 }
@@ -113,8 +109,6 @@ struct Inner {
     reconcile_duration: HistogramFamily<KindLabels>,
     vault_requests: Family<VaultLabels, Counter>,
     managed_secrets: Family<KindLabels, Gauge>,
-    last_sync: Family<ObjectLabels, Gauge>,
-    since_last_sync: Family<ObjectLabels, Gauge>,
     cert_expiry: Family<CertLabels, Gauge>,
     leader: Gauge,
     insecure: Gauge,
@@ -125,9 +119,8 @@ struct Inner {
     restarts_deferred: Family<RestartLabels, Counter>,
     restarts_skipped: Family<RestartLabels, Counter>,
     rollouts_in_progress: Gauge,
-    /// Source of truth for `since_last_sync` (families cannot be iterated); its lock also keeps
-    /// the two per-object sync families consistent with each other.
-    sync_times: Mutex<HashMap<ObjectLabels, i64>>,
+    /// Last sync time and age per object, encoded at scrape time.
+    sync_times: Arc<SyncTimes>,
 }
 
 /// A registry together with the catalog of what was registered in it.
@@ -135,6 +128,22 @@ struct Inner {
 struct Catalogued {
     registry: Registry,
     catalog: Vec<MetricInfo>,
+}
+
+/// Registers the per-object sync times, encoded at scrape time, and lists their two gauges.
+fn register_sync_times(r: &mut Catalogued) -> Arc<SyncTimes> {
+    let sync_times = Arc::new(SyncTimes::default());
+    for description in [&LAST_SYNC, &LAST_SYNC_AGE] {
+        r.catalog.push(MetricInfo::new(
+            description.name,
+            description.help,
+            description.unit.as_ref().map(Unit::as_str),
+            "gauge",
+            description.labels,
+        ));
+    }
+    r.registry.register_collector(Box::new(sync_times.clone()));
+    sync_times
 }
 
 /// Registers `metric` as `description` says, lists it in the catalog and returns it.
@@ -195,8 +204,7 @@ impl Metrics {
         );
         let vault_requests = register(r, &VAULT_REQUESTS, Family::default());
         let managed_secrets = register(r, &MANAGED_SECRETS, Family::default());
-        let last_sync = register(r, &LAST_SYNC, Family::default());
-        let since_last_sync = register(r, &LAST_SYNC_AGE, Family::default());
+        let sync_times = register_sync_times(r);
         let cert_expiry = register(r, &CERT_EXPIRY, Family::default());
         let leader = register(r, &LEADER, Gauge::default());
         let insecure = register(r, &INSECURE, Gauge::default());
@@ -221,8 +229,6 @@ impl Metrics {
                 reconcile_duration,
                 vault_requests,
                 managed_secrets,
-                last_sync,
-                since_last_sync,
                 cert_expiry,
                 leader,
                 insecure,
@@ -233,7 +239,7 @@ impl Metrics {
                 restarts_deferred,
                 restarts_skipped,
                 rollouts_in_progress,
-                sync_times: Mutex::new(HashMap::new()),
+                sync_times,
             }),
         }
     }
@@ -307,19 +313,15 @@ impl Metrics {
 
     /// Records a successful sync of one object at `unix_seconds`
     /// (`vaultsync_last_sync_timestamp_seconds{kind,namespace,name}`).
-    pub fn record_sync(&self, kind: &str, namespace: &str, name: &str, unix_seconds: i64) {
-        let labels = object_labels(kind, namespace, name);
-        let mut times = self.sync_times();
+    pub fn record_sync(&self, kind: &'static str, namespace: &str, name: &str, unix_seconds: i64) {
         self.inner
-            .last_sync
-            .get_or_create(&labels)
-            .set(unix_seconds);
-        times.insert(labels, unix_seconds);
+            .sync_times
+            .record(kind, namespace, name, unix_seconds);
     }
 
     /// Removes the per-object series of a deleted object so stale objects do not linger in
     /// scrapes: its sync timestamp and age (`vaultsync_last_sync_age_seconds`), and the certificate expiry for its namespace/name.
-    pub fn forget_object(&self, kind: &str, namespace: &str, name: &str) {
+    pub fn forget_object(&self, kind: &'static str, namespace: &str, name: &str) {
         // Only certificates have an expiry series; a VaultSecret of the same name keeps it.
         if kind == "VaultCertificate" {
             self.inner.cert_expiry.remove(&CertLabels {
@@ -327,11 +329,7 @@ impl Metrics {
                 name: name.to_owned(),
             });
         }
-        let labels = object_labels(kind, namespace, name);
-        let mut times = self.sync_times();
-        times.remove(&labels);
-        self.inner.last_sync.remove(&labels);
-        self.inner.since_last_sync.remove(&labels);
+        self.inner.sync_times.forget(kind, namespace, name);
     }
 
     /// Sets `vaultsync_certificate_expiry_timestamp_seconds{namespace,name}` to the notAfter time.
@@ -423,13 +421,7 @@ impl Metrics {
         // Held while encoding, so a concurrent scrape never sees the census half rebuilt.
         let censuses = self.censuses();
         self.count_resources(&censuses);
-        {
-            let times = self.sync_times();
-            for (labels, &at) in times.iter() {
-                let age = now_unix.saturating_sub(at).max(0);
-                self.inner.since_last_sync.get_or_create(labels).set(age);
-            }
-        }
+        self.inner.sync_times.set_scrape_time(now_unix);
         let mut out = String::new();
         // Writing into a String cannot fail, and the encoder only errors on writer failure.
         text::encode(&mut out, &self.inner.registry).expect("encoding into a String never fails");
@@ -463,22 +455,6 @@ impl Metrics {
             .censuses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn sync_times(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectLabels, i64>> {
-        // The map holds plain integers, so a panic elsewhere cannot leave it half-updated.
-        self.inner
-            .sync_times
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-fn object_labels(kind: &str, namespace: &str, name: &str) -> ObjectLabels {
-    ObjectLabels {
-        kind: kind.to_owned(),
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
     }
 }
 
