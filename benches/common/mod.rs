@@ -156,6 +156,14 @@ impl Bench {
         &self.dir
     }
 
+    /// CPU seconds used so far by the control plane's processes (etcd, kube-apiserver,
+    /// kube-controller-manager and the watchdog) and by this process (the emulator and the
+    /// benchmark's own client).
+    pub fn cpu_elsewhere(&self) -> (f64, f64) {
+        let plane = self.plane.pids().into_iter().map(cpu_seconds).sum();
+        (plane, cpu_seconds(std::process::id()))
+    }
+
     /// An admin client.
     pub fn client(&self) -> &Client {
         &self.client

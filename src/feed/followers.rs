@@ -26,7 +26,7 @@ struct Tally {
     /// Followers that select in bulk.
     everything: usize,
     /// How many followers follow each name.
-    names: HashMap<String, usize>,
+    names: HashMap<Box<str>, usize>,
 }
 
 const TYPES: [ObjectType; 3] = [ObjectType::Secret, ObjectType::Certificate, ObjectType::Key];

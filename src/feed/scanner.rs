@@ -96,7 +96,7 @@ impl Scanner {
             .iter()
             .filter(|(_, interest)| {
                 let follow = interest.follow(T::TYPE);
-                follow.everything || names.iter().any(|n| follow.names.contains(n))
+                follow.everything || names.iter().any(|n| follow.follows_name(n))
             })
             .map(|(key, _)| key.clone())
             .collect()
