@@ -1,6 +1,7 @@
 //! vaultsync: a Kubernetes operator that syncs Azure Key Vault secrets and certificates into
 //! Kubernetes Secrets through per-namespace workload identity.
 
+pub mod compact;
 pub mod config;
 pub mod controller;
 pub mod crd;

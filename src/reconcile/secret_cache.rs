@@ -10,37 +10,21 @@ use std::sync::{Arc, RwLock};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
-type Pairs = Box<[(Box<str>, Box<str>)]>;
+use crate::compact::{Owner, Pairs, pairs, shared, tree};
 
 /// One cached Secret.
 struct Compact {
     uid: Option<Box<str>>,
     resource_version: Option<Box<str>>,
-    type_: Option<Box<str>>,
-    labels: Option<Pairs>,
-    annotations: Option<Pairs>,
-    owner_references: Option<Box<[OwnerReference]>>,
-    keys: Option<Box<[Box<str>]>>,
-}
-
-fn pairs(map: Option<&std::collections::BTreeMap<String, String>>) -> Option<Pairs> {
-    map.map(|m| {
-        m.iter()
-            .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-            .collect()
-    })
-}
-
-fn tree(pairs: Option<&Pairs>) -> Option<std::collections::BTreeMap<String, String>> {
-    pairs.map(|p| {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    })
+    type_: Option<Arc<str>>,
+    labels: Option<Pairs<Arc<str>>>,
+    annotations: Option<Pairs<Box<str>>>,
+    owner_references: Option<Box<[Owner]>>,
+    keys: Option<Box<[Arc<str>]>>,
 }
 
 impl Compact {
@@ -49,14 +33,20 @@ impl Compact {
         Compact {
             uid: meta.uid.as_deref().map(Into::into),
             resource_version: meta.resource_version.as_deref().map(Into::into),
-            type_: secret.type_.as_deref().map(Into::into),
-            labels: pairs(meta.labels.as_ref()),
-            annotations: pairs(meta.annotations.as_ref()),
-            owner_references: meta.owner_references.clone().map(Vec::into_boxed_slice),
+            type_: secret.type_.as_deref().map(shared),
+            labels: meta.labels.as_ref().map(|m| pairs(m, |v| shared(v))),
+            annotations: meta
+                .annotations
+                .as_ref()
+                .map(|m| pairs(m, |v| v.as_str().into())),
+            owner_references: meta
+                .owner_references
+                .as_ref()
+                .map(|owners| owners.iter().map(Owner::from).collect()),
             keys: secret
                 .data
                 .as_ref()
-                .map(|d| d.keys().map(|k| k.as_str().into()).collect()),
+                .map(|d| d.keys().map(|k| shared(k)).collect()),
         }
     }
 
@@ -67,9 +57,15 @@ impl Compact {
                 namespace: Some(namespace.to_string()),
                 uid: self.uid.as_deref().map(Into::into),
                 resource_version: self.resource_version.as_deref().map(Into::into),
-                labels: tree(self.labels.as_ref()),
-                annotations: tree(self.annotations.as_ref()),
-                owner_references: self.owner_references.as_deref().map(<[_]>::to_vec),
+                labels: self.labels.as_ref().map(|p| tree(p, |v| v.to_string())),
+                annotations: self
+                    .annotations
+                    .as_ref()
+                    .map(|p| tree(p, |v| v.to_string())),
+                owner_references: self
+                    .owner_references
+                    .as_ref()
+                    .map(|owners| owners.iter().map(Owner::reference).collect()),
                 ..Default::default()
             },
             type_: self.type_.as_deref().map(Into::into),
@@ -194,6 +190,7 @@ impl SecretCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use std::collections::BTreeMap;
 
     fn secret(name: &str, rv: &str) -> Secret {

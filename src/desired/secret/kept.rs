@@ -4,29 +4,30 @@
 //! 2 KB every managed resource kept in memory.
 
 use std::collections::BTreeMap;
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use std::sync::Arc;
 
 use super::DesiredSecret;
+use crate::compact::{Owner, Pairs, pairs, shared, tree};
 use crate::crd::{SyncedVersion, TargetObject};
 use crate::desired::content_key::ContentKey;
 use crate::vault::SecretValue;
 
-type Pairs<V> = Box<[(Box<str>, V)]>;
+/// Pairs keyed by vault object names: not shared (they are rarely repeated).
+type Named<V> = Box<[(Box<str>, V)]>;
 
 /// The last Secret written for one resource, compact.
 #[derive(Clone)]
 pub struct KeptSecret {
     name: Box<str>,
     object: TargetObject,
-    type_: Box<str>,
+    type_: Arc<str>,
     data: Pairs<SecretValue>,
-    labels: Pairs<Box<str>>,
+    labels: Pairs<Arc<str>>,
     annotations: Pairs<Box<str>>,
-    owner_reference: Option<Box<OwnerReference>>,
+    owner_reference: Option<Owner>,
     versions: Box<[SyncedVersion]>,
     content_hash: Box<str>,
-    sources: Option<Pairs<SecretValue>>,
+    sources: Option<Named<SecretValue>>,
     content_key: ContentKey,
 }
 
@@ -39,16 +40,9 @@ impl std::fmt::Debug for KeptSecret {
     }
 }
 
-fn flat<V: Clone, W>(map: &BTreeMap<String, V>, into: impl Fn(&V) -> W) -> Pairs<W> {
+fn named(map: &BTreeMap<String, SecretValue>) -> Named<SecretValue> {
     map.iter()
-        .map(|(k, v)| (k.as_str().into(), into(v)))
-        .collect()
-}
-
-fn tree<V, W>(pairs: &[(Box<str>, V)], from: impl Fn(&V) -> W) -> BTreeMap<String, W> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), from(v)))
+        .map(|(k, v)| (k.as_str().into(), v.clone()))
         .collect()
 }
 
@@ -57,17 +51,14 @@ impl From<&DesiredSecret> for KeptSecret {
         KeptSecret {
             name: desired.name.as_str().into(),
             object: desired.object,
-            type_: desired.type_.as_str().into(),
-            data: flat(&desired.data, SecretValue::clone),
-            labels: flat(&desired.labels, |v| v.as_str().into()),
-            annotations: flat(&desired.annotations, |v| v.as_str().into()),
-            owner_reference: desired.owner_reference.clone().map(Box::new),
+            type_: shared(&desired.type_),
+            data: pairs(&desired.data, SecretValue::clone),
+            labels: pairs(&desired.labels, |v| shared(v)),
+            annotations: pairs(&desired.annotations, |v| v.as_str().into()),
+            owner_reference: desired.owner_reference.as_ref().map(Owner::from),
             versions: desired.versions.clone().into_boxed_slice(),
             content_hash: desired.content_hash.as_str().into(),
-            sources: desired
-                .sources
-                .as_ref()
-                .map(|s| flat(s, SecretValue::clone)),
+            sources: desired.sources.as_ref().map(named),
             content_key: desired.content_key.clone(),
         }
     }
@@ -83,10 +74,13 @@ impl KeptSecret {
             data: tree(&self.data, SecretValue::clone),
             labels: tree(&self.labels, |v| v.to_string()),
             annotations: tree(&self.annotations, |v| v.to_string()),
-            owner_reference: self.owner_reference.as_deref().cloned(),
+            owner_reference: self.owner_reference.as_ref().map(Owner::reference),
             versions: self.versions.to_vec(),
             content_hash: self.content_hash.to_string(),
-            sources: self.sources.as_ref().map(|s| tree(s, SecretValue::clone)),
+            sources: self
+                .sources
+                .as_ref()
+                .map(|s| s.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
             content_key: self.content_key.clone(),
         }
     }
