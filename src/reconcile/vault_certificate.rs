@@ -26,11 +26,11 @@ use crate::vault::{
 };
 use vaultsync_tls::{TlsBundle, TlsError};
 
+mod attempt;
 mod conversion;
 mod password;
 
-use conversion::convert_backing;
-use password::keystore_password;
+use attempt::Attempt;
 
 #[async_trait::async_trait]
 impl Kind for VaultCertificate {
@@ -49,90 +49,14 @@ impl Kind for VaultCertificate {
         ctx: &Context,
         plan: &Plan<Self>,
     ) -> Result<Written<Converted>, SyncError> {
-        let start = steps::start(self, ctx, plan).await?;
-        ctx.feed
-            .follow(&plan.key, &start.access, self.interest(plan));
-        let password = keystore_password(ctx, self).await?;
-        let password_version = password.as_ref().map(|p| p.version.as_str());
-        let previous = plan.previous.clone().unwrap_or_default();
-        let required = cert::required_keys(&self.spec);
-        let current = match start.existing.as_ref().filter(|_| !start.adopt) {
-            Some(existing) => {
-                let last = plan.entry.last_desired.as_ref();
-                Some(steps::with_values(ctx, &plan.key.namespace, existing, last).await?)
-            }
-            None => None,
-        };
-        let reuse = |found: &CertificateBundle, stamp: &str| {
-            reusable(
-                current.as_ref(),
-                &previous,
-                found,
-                stamp,
-                required,
-                plan,
-                ctx,
-            )
-        };
-        // Unchanged in the vault (by the listing, or pinned) and the Secret holds this build:
-        // nothing to read at all.
-        if let Some(found) = self.unchanged(ctx, &start.access, &previous, plan).await? {
-            let stamp = cert::build_stamp(&found.version, &self.spec, password_version);
-            if let Some(data) = reuse(&found, &stamp)? {
-                return self
-                    .write(ctx, plan, &start, &found, &stamp, data, None)
-                    .await;
-            }
+        let attempt = Attempt::begin(self, ctx, plan).await?;
+        if let Some(written) = attempt.unchanged().await? {
+            return Ok(written);
         }
-        // Never synced, following the latest, and listed: one read of the backing secret gives
-        // the version and the content (the metadata read would only have named that version).
-        if let Some(listed) = self
-            .listed_first_sync(ctx, &start.access, &previous)
-            .await?
-        {
-            let backing =
-                read_backing(ctx, &start.access, &listed.name, None, &listed.name).await?;
-            let found = CertificateBundle {
-                version: backing.version.clone(),
-                secret_name: listed.name.clone(),
-                secret_version: backing.version.clone(),
-                enabled: true,
-                updated: listed.updated,
-                name: listed.name,
-            };
-            note_reread(ctx, plan, &found);
-            let stamp = cert::build_stamp(&found.version, &self.spec, password_version);
-            let bundle = convert_backing(
-                backing,
-                &self.spec,
-                plan.now.unix,
-                password.map(|p| p.value),
-            )
-            .await?;
-            return self
-                .write_converted(ctx, plan, &start, &found, &stamp, &bundle)
-                .await;
+        if let Some(written) = attempt.first_from_listing().await? {
+            return Ok(written);
         }
-        let found = read_certificate(ctx, &start.access, &self.spec).await?;
-        note_reread(ctx, plan, &found);
-        let stamp = cert::build_stamp(&found.version, &self.spec, password_version);
-        if let Some(data) = reuse(&found, &stamp)? {
-            return self
-                .write(ctx, plan, &start, &found, &stamp, data, None)
-                .await;
-        }
-        let backing = read_backing(
-            ctx,
-            &start.access,
-            &found.secret_name,
-            Some(&found.secret_version),
-            &found.name,
-        )
-        .await?;
-        let password = password.map(|p| p.value);
-        let bundle = convert_backing(backing, &self.spec, plan.now.unix, password).await?;
-        self.write_converted(ctx, plan, &start, &found, &stamp, &bundle)
-            .await
+        attempt.read().await
     }
 
     fn refresh(

@@ -99,6 +99,14 @@ pub struct SharedVault {
     observer: Option<Observer>,
 }
 
+/// A listing as the change feed keeps it until the next scan, exactly sized: a listing is
+/// gathered page by page and converted from the SDK's larger items, and either can leave spare
+/// capacity behind for as long as the listing is kept.
+fn kept<T>(mut listing: Vec<T>) -> Arc<Vec<T>> {
+    listing.shrink_to_fit();
+    Arc::new(listing)
+}
+
 impl SharedVault {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn VaultProvider>, options: SharingOptions) -> Self {
@@ -129,7 +137,7 @@ impl SharedVault {
             let listing = this
                 .limited(&owned, Collection::Secrets, "ListSecrets", call)
                 .await?;
-            Ok(Arc::new(listing))
+            Ok(kept(listing))
         })
         .await
     }
@@ -147,7 +155,7 @@ impl SharedVault {
             let listing = this
                 .limited(&owned, Collection::Certificates, "ListCertificates", call)
                 .await?;
-            Ok(Arc::new(listing))
+            Ok(kept(listing))
         })
         .await
     }
@@ -165,7 +173,7 @@ impl SharedVault {
             let listing = this
                 .limited(&owned, Collection::Keys, "ListKeys", call)
                 .await?;
-            Ok(Arc::new(listing))
+            Ok(kept(listing))
         })
         .await
     }
