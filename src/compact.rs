@@ -19,7 +19,8 @@ fn pool() -> &'static Mutex<HashSet<Arc<str>>> {
 }
 
 /// `text`, shared with every other holder of the same text (up to [`MAX_SHARED`] texts).
-/// For vocabulary that repeats across objects, not for names, uids or hashes.
+/// For vocabulary that repeats across objects (keys, kinds, types), not for values that differ
+/// per object (names, uids, hashes, most label values): those would fill the pool.
 pub fn shared(text: &str) -> Arc<str> {
     // The pool holds only strings: a panic elsewhere cannot leave it inconsistent.
     let mut pool = pool().lock().unwrap_or_else(PoisonError::into_inner);

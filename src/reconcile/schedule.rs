@@ -102,7 +102,8 @@ struct Stored {
     status_written: bool,
     last_status: Option<Box<str>>,
     ready: Option<Readiness>,
-    last_desired: Option<KeptSecret>,
+    /// Boxed: a slot without a Secret written then costs a pointer, not a whole KeptSecret.
+    last_desired: Option<Box<KeptSecret>>,
 }
 
 impl Stored {
@@ -111,7 +112,7 @@ impl Stored {
             generation: self.generation,
             force_refresh: self.force_refresh.as_deref().map(str::to_string),
             due: self.due,
-            last_desired: self.last_desired.as_ref().map(KeptSecret::desired),
+            last_desired: self.last_desired.as_deref().map(KeptSecret::desired),
             failures: self.failures,
             reread: self.reread,
             last_status: self.last_status.clone(),
@@ -130,7 +131,10 @@ impl Stored {
             status_written: entry.status_written,
             last_status: entry.last_status,
             ready: entry.ready,
-            last_desired: entry.last_desired.as_ref().map(KeptSecret::from),
+            last_desired: entry
+                .last_desired
+                .as_ref()
+                .map(|desired| Box::new(KeptSecret::from(desired))),
         }
     }
 }

@@ -21,7 +21,7 @@ struct Compact {
     uid: Option<Box<str>>,
     resource_version: Option<Box<str>>,
     type_: Option<Arc<str>>,
-    labels: Option<Pairs<Arc<str>>>,
+    labels: Option<Pairs<Box<str>>>,
     annotations: Option<Pairs<Box<str>>>,
     owner_references: Option<Box<[Owner]>>,
     keys: Option<Box<[Arc<str>]>>,
@@ -34,7 +34,10 @@ impl Compact {
             uid: meta.uid.as_deref().map(Into::into),
             resource_version: meta.resource_version.as_deref().map(Into::into),
             type_: secret.type_.as_deref().map(shared),
-            labels: meta.labels.as_ref().map(|m| pairs(m, |v| shared(v))),
+            labels: meta
+                .labels
+                .as_ref()
+                .map(|m| pairs(m, |v| v.as_str().into())),
             annotations: meta
                 .annotations
                 .as_ref()
