@@ -45,9 +45,9 @@ pub fn pairs<V, W>(
     map.iter().map(|(k, v)| (shared(k), value(v))).collect()
 }
 
-/// [`Pairs`] back as a map, with values converted by `value`.
-pub fn tree<V, W>(
-    pairs: &[(Arc<str>, V)],
+/// Pairs (shared keys or not) back as a map, with values converted by `value`.
+pub fn tree<K: std::ops::Deref<Target = str>, V, W>(
+    pairs: &[(K, V)],
     value: impl Fn(&V) -> W,
 ) -> std::collections::BTreeMap<String, W> {
     pairs

@@ -71,7 +71,7 @@ const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-config
 
 /// Drops what no reconcile reads and would otherwise be cached for every resource: managed
 /// fields and kubectl's copy of the last applied object (together often larger than the rest).
-fn strip_bookkeeping<K: Resource>(resource: &mut K) {
+pub(crate) fn strip_bookkeeping<K: Resource>(resource: &mut K) {
     let meta = resource.meta_mut();
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {

@@ -107,12 +107,13 @@ struct Stored {
 }
 
 impl Stored {
-    fn entry(&self) -> Entry {
+    /// The entry without the last Secret written (see [`Schedule::update`]).
+    fn fields(&self) -> Entry {
         Entry {
             generation: self.generation,
             force_refresh: self.force_refresh.as_deref().map(str::to_string),
             due: self.due,
-            last_desired: self.last_desired.as_deref().map(KeptSecret::desired),
+            last_desired: None,
             failures: self.failures,
             reread: self.reread,
             last_status: self.last_status.clone(),
@@ -121,20 +122,25 @@ impl Stored {
         }
     }
 
-    fn keep(entry: Entry) -> Self {
-        Stored {
-            generation: entry.generation,
-            force_refresh: entry.force_refresh.map(String::into_boxed_str),
-            due: entry.due,
-            failures: entry.failures,
-            reread: entry.reread,
-            status_written: entry.status_written,
-            last_status: entry.last_status,
-            ready: entry.ready,
-            last_desired: entry
-                .last_desired
-                .as_ref()
-                .map(|desired| Box::new(KeptSecret::from(desired))),
+    fn entry(&self) -> Entry {
+        Entry {
+            last_desired: self.last_desired.as_deref().map(KeptSecret::desired),
+            ..self.fields()
+        }
+    }
+
+    /// Takes `entry`'s fields; its last Secret written, when set, replaces the one kept.
+    fn absorb(&mut self, entry: Entry) {
+        self.generation = entry.generation;
+        self.force_refresh = entry.force_refresh.map(String::into_boxed_str);
+        self.due = entry.due;
+        self.failures = entry.failures;
+        self.reread = entry.reread;
+        self.status_written = entry.status_written;
+        self.last_status = entry.last_status;
+        self.ready = entry.ready;
+        if let Some(desired) = &entry.last_desired {
+            self.last_desired = Some(Box::new(KeptSecret::from(desired)));
         }
     }
 }
@@ -207,20 +213,19 @@ impl Schedule {
         }
     }
 
-    /// Updates the entry in place (a fresh one when the uid changed).
+    /// Updates the entry in place (a fresh one when the uid changed). `change` sees the entry
+    /// without its last Secret written and may set one: most updates touch a field or two, and
+    /// rebuilding the kept Secret's maps there and back cost every one of them. A Secret written
+    /// is kept until the resource is forgotten or re-created.
     pub fn update(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry)) {
         let mut entries = self.inner.lock().expect("poisoned");
         let stored = entries.slot(key);
         let was_managed = stored.last_desired.is_some();
-        let mut entry = stored.entry();
+        let mut entry = stored.fields();
         change(&mut entry);
-        *stored = Stored::keep(entry);
-        let is_managed = stored.last_desired.is_some();
-        let managed = entries.managed.entry(key.kind).or_default();
-        match (was_managed, is_managed) {
-            (false, true) => *managed += 1,
-            (true, false) => *managed -= 1,
-            _ => {}
+        stored.absorb(entry);
+        if !was_managed && stored.last_desired.is_some() {
+            *entries.managed.entry(key.kind).or_default() += 1;
         }
     }
 

@@ -13,10 +13,7 @@ use super::workload::{
     WorkloadKey, WorkloadKind, WorkloadView, daemon_set_view, deployment_view, stateful_set_view,
 };
 use super::{OPT_IN_LABEL, OPT_IN_VALUE};
-use crate::controller::watches::{Scope, scoped};
-
-/// The annotation `kubectl apply` keeps: a second copy of the whole spec, never needed here.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+use crate::controller::watches::{Scope, scoped, strip_bookkeeping};
 
 /// The caches of opted-in workloads of every kind and scope.
 #[derive(Clone, Default)]
@@ -118,7 +115,7 @@ where
     let selector = watcher::Config::default().labels(&format!("{OPT_IN_LABEL}={OPT_IN_VALUE}"));
     let changes = watcher(scoped::<K>(client, scope), selector)
         .default_backoff()
-        .modify(slim::<K>)
+        .modify(strip_bookkeeping::<K>)
         .reflect(writer)
         .touched_objects()
         .filter_map(move |event| futures::future::ready(event.ok().map(|o| key_of(kind, &o))));
@@ -127,15 +124,6 @@ where
 
 fn boxed(stream: impl Stream<Item = WorkloadKey> + Send + 'static) -> WorkloadChanges {
     stream.boxed()
-}
-
-/// Drops what the cache never reads: managed fields and the last-applied copy of the spec.
-fn slim<K: Resource>(object: &mut K) {
-    let meta = object.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
 }
 
 fn key_of<K: Resource>(kind: WorkloadKind, object: &K) -> WorkloadKey {

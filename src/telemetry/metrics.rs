@@ -130,17 +130,24 @@ struct Catalogued {
     catalog: Vec<MetricInfo>,
 }
 
+impl Catalogued {
+    /// Lists a metric of `metric_type` in the catalog, as `description` says.
+    fn list(&mut self, description: &Description, metric_type: &str) {
+        self.catalog.push(MetricInfo::new(
+            description.name,
+            description.help,
+            description.unit.as_ref().map(Unit::as_str),
+            metric_type,
+            description.labels,
+        ));
+    }
+}
+
 /// Registers the per-object sync times, encoded at scrape time, and lists their two gauges.
 fn register_sync_times(r: &mut Catalogued) -> Arc<SyncTimes> {
     let sync_times = Arc::new(SyncTimes::default());
     for description in [&LAST_SYNC, &LAST_SYNC_AGE] {
-        r.catalog.push(MetricInfo::new(
-            description.name,
-            description.help,
-            description.unit.as_ref().map(Unit::as_str),
-            "gauge",
-            description.labels,
-        ));
+        r.list(description, "gauge");
     }
     r.registry.register_collector(Box::new(sync_times.clone()));
     sync_times
@@ -152,18 +159,9 @@ where
     M: prometheus_client::registry::Metric + Clone,
 {
     let Description {
-        name,
-        help,
-        unit,
-        labels,
+        name, help, unit, ..
     } = description;
-    r.catalog.push(MetricInfo::new(
-        name,
-        help,
-        unit.as_ref().map(Unit::as_str),
-        metric.metric_type().as_str(),
-        labels,
-    ));
+    r.list(description, metric.metric_type().as_str());
     match unit {
         Some(unit) => r
             .registry

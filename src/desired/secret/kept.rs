@@ -77,10 +77,7 @@ impl KeptSecret {
             owner_reference: self.owner_reference.as_ref().map(Owner::reference),
             versions: self.versions.to_vec(),
             content_hash: self.content_hash.to_string(),
-            sources: self
-                .sources
-                .as_ref()
-                .map(|s| s.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
+            sources: self.sources.as_deref().map(|s| tree(s, SecretValue::clone)),
             content_key: self.content_key.clone(),
         }
     }
