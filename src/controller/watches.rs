@@ -33,8 +33,18 @@ where
     }
 }
 
-/// A cached watch of `K` that yields a resource only when its generation, force-refresh
-/// annotation or uid changed: status writes by vaultsync itself do not trigger reconciles.
+/// Objects per page of a watch's initial list.
+const LIST_PAGE_SIZE: u32 = 100;
+
+/// A watch whose initial list comes in pages of [`LIST_PAGE_SIZE`] objects: kube-runtime's
+/// default of 500 made each restart buffer several megabytes of JSON per watch at once (managed
+/// Secrets with their managed fields), a peak the allocator keeps long after.
+pub(crate) fn listed_in_small_pages() -> watcher::Config {
+    watcher::Config::default().page_size(LIST_PAGE_SIZE)
+}
+
+/// A cached watch of `K` that yields a resource only when its generation or force-refresh
+/// annotation changed, or it is new (a new uid): status writes by vaultsync itself do not trigger reconciles.
 /// Statuses are not cached: each one seen is handed to `schedule` as JSON text (the schedule
 /// keeps the last status per resource anyway, and a parsed status in the cache cost about 2 KB
 /// per resource).
@@ -57,12 +67,20 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let events = watcher(scoped::<K>(client, scope), watcher::Config::default())
+    let events = watcher(scoped::<K>(client, scope), listed_in_small_pages())
         .default_backoff()
-        .map_ok(move |event| slim(event, &schedule))
+        .map_ok({
+            let schedule = schedule.clone();
+            move |event| slim(event, &schedule)
+        })
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(spec_or_force_refresh::<K>, Default::default());
+        // The schedule keeps the last trigger per resource: kube-runtime's predicate cache
+        // kept another copy of each resource's name, namespace and uid.
+        .try_filter(move |resource| {
+            let key = ObjectKey::of(resource);
+            futures::future::ready(schedule.trigger_changed(&key, spec_or_force_refresh(resource)))
+        });
     (store, events)
 }
 
@@ -105,15 +123,14 @@ fn shelve_status<K: Synced>(resource: &mut K, schedule: &Schedule) {
     }
 }
 
-fn spec_or_force_refresh<K: Resource>(resource: &K) -> Option<u64> {
+fn spec_or_force_refresh<K: Resource>(resource: &K) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     resource.meta().generation.hash(&mut hasher);
     resource
         .annotations()
         .get(FORCE_REFRESH_ANNOTATION)
         .hash(&mut hasher);
-    resource.uid().hash(&mut hasher);
-    Some(hasher.finish())
+    hasher.finish()
 }
 
 /// The changes of the managed Secrets of one scope.
@@ -127,7 +144,7 @@ pub fn managed_secrets(
 ) -> (SecretStore, SecretEvents) {
     let store = SecretStore::default();
     let selector =
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+        listed_in_small_pages().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let cache = store.clone();
     let events = watcher(scoped::<Secret>(client, scope), selector)
         .default_backoff()
@@ -142,7 +159,7 @@ pub fn managed_secrets(
 /// without their data: only the owner annotation is needed to route them. Nothing is cached.
 pub fn managed_config_maps(client: &Client, scope: &Scope) -> SecretEvents {
     let selector =
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+        listed_in_small_pages().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     watcher(scoped::<ConfigMap>(client, scope), selector)
         .default_backoff()
         .touched_objects()

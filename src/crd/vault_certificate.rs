@@ -15,7 +15,7 @@ use super::{SyncStatus, TargetSecret, VaultSource};
     kind = "VaultCertificate",
     namespaced,
     doc = "VaultCertificate syncs an Azure Key Vault certificate, with its private key and issuing chain, into a Kubernetes TLS Secret, reading the vault as the workload identity of a ServiceAccount in the same namespace.",
-    status = "VaultCertificateStatus",
+    status = "Box<VaultCertificateStatus>",
     shortname = "vcert",
     category = "vaultsync",
     printcolumn(
@@ -296,11 +296,11 @@ impl super::Synced for VaultCertificate {
     }
 
     fn status(&self) -> Option<&VaultCertificateStatus> {
-        self.status.as_ref()
+        self.status.as_deref()
     }
 
     fn take_status(&mut self) -> Option<VaultCertificateStatus> {
-        self.status.take()
+        self.status.take().map(|status| *status)
     }
 
     fn sync_part(status: &VaultCertificateStatus) -> &SyncStatus {

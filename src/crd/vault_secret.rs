@@ -17,7 +17,7 @@ use super::{Decoding, SecretTemplate, SyncStatus, TargetSecret, VaultSource};
     kind = "VaultSecret",
     namespaced,
     doc = "VaultSecret syncs Azure Key Vault secrets into one Kubernetes Secret, reading the vault as the workload identity of a ServiceAccount in the same namespace.",
-    status = "SyncStatus",
+    status = "Box<SyncStatus>",
     shortname = "vsec",
     category = "vaultsync",
     printcolumn(
@@ -216,11 +216,11 @@ impl super::Synced for VaultSecret {
     }
 
     fn status(&self) -> Option<&SyncStatus> {
-        self.status.as_ref()
+        self.status.as_deref()
     }
 
     fn take_status(&mut self) -> Option<SyncStatus> {
-        self.status.take()
+        self.status.take().map(|status| *status)
     }
 
     fn sync_part(status: &SyncStatus) -> &SyncStatus {

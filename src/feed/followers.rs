@@ -5,6 +5,7 @@
 //! 10,000 first syncs was quadratic, under the feed's lock.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Interest, ObjectType};
@@ -13,7 +14,8 @@ use crate::reconcile::ObjectKey;
 /// Followers of one scanner and their tallies.
 #[derive(Default)]
 pub struct Followers {
-    by_key: HashMap<ObjectKey, Interest>,
+    /// Keys shared with the feed's index of followers (one copy of each key's texts).
+    by_key: HashMap<Arc<ObjectKey>, Interest>,
     /// How many followers have each refresh interval.
     intervals: BTreeMap<Duration, usize>,
     /// Per object type, in [`ObjectType`] order.
@@ -41,8 +43,8 @@ fn index(object_type: ObjectType) -> usize {
 
 impl Followers {
     /// Registers what `key` follows, replacing what it followed before.
-    pub fn insert(&mut self, key: ObjectKey, interest: Interest) {
-        if let Some(before) = self.by_key.get(&key) {
+    pub fn insert(&mut self, key: Arc<ObjectKey>, interest: Interest) {
+        if let Some(before) = self.by_key.get(&*key) {
             if *before == interest {
                 return;
             }
@@ -95,12 +97,12 @@ impl Followers {
 
     /// Every follower and its interest.
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &Interest)> {
-        self.by_key.iter()
+        self.by_key.iter().map(|(key, interest)| (&**key, interest))
     }
 
     /// Every follower.
     pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> {
-        self.by_key.keys()
+        self.by_key.keys().map(|key| &**key)
     }
 
     /// Every interest.
@@ -175,15 +177,15 @@ mod tests {
     #[test]
     fn tallies_follow_inserts_replacements_and_removals() {
         let mut followers = Followers::default();
-        followers.insert(key("a"), interest(60, &["db", "api"], false));
-        followers.insert(key("b"), interest(30, &["db"], true));
+        followers.insert(key("a").into(), interest(60, &["db", "api"], false));
+        followers.insert(key("b").into(), interest(30, &["db"], true));
         assert_eq!(followers.shortest_interval(), Some(Duration::from_secs(30)));
         assert_eq!(followers.distinct_names(ObjectType::Secret), 2);
         assert!(followers.any_in_bulk(ObjectType::Secret));
         assert!(!followers.any_in_bulk(ObjectType::Key));
 
         // b changes its spec: its old interval, names and bulk selector no longer count.
-        followers.insert(key("b"), interest(120, &["cache"], false));
+        followers.insert(key("b").into(), interest(120, &["cache"], false));
         assert_eq!(followers.shortest_interval(), Some(Duration::from_secs(60)));
         assert_eq!(followers.distinct_names(ObjectType::Secret), 3);
         assert!(!followers.any_in_bulk(ObjectType::Secret));
@@ -204,8 +206,8 @@ mod tests {
     #[test]
     fn a_name_followed_twice_counts_once_until_both_leave() {
         let mut followers = Followers::default();
-        followers.insert(key("a"), interest(60, &["db"], false));
-        followers.insert(key("b"), interest(60, &["db"], false));
+        followers.insert(key("a").into(), interest(60, &["db"], false));
+        followers.insert(key("b").into(), interest(60, &["db"], false));
         assert_eq!(followers.distinct_names(ObjectType::Secret), 1);
         followers.remove(&key("a"));
         assert_eq!(followers.distinct_names(ObjectType::Secret), 1);

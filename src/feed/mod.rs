@@ -110,8 +110,8 @@ struct Inner {
 #[derive(Default)]
 struct State {
     scanners: HashMap<VaultAccess, Scanner>,
-    /// Which scanner each following resource is registered with.
-    followers: HashMap<ObjectKey, Arc<VaultAccess>>,
+    /// Which scanner each following resource is registered with; keys shared with the scanner.
+    followers: HashMap<Arc<ObjectKey>, Arc<VaultAccess>>,
     /// Resources woken by a change and not yet reconciled.
     woken: HashSet<ObjectKey>,
     /// Whether push delivers events (then polling slows down).
@@ -143,7 +143,11 @@ impl ChangeFeed {
     /// this vault or another). Following nothing (everything pinned) unregisters it.
     pub fn follow(&self, key: &ObjectKey, access: &VaultAccess, interest: Interest) {
         let mut state = self.inner.lock();
-        if let Some(before) = state.followers.remove(key)
+        let (shared_key, before) = match state.followers.remove_entry(key) {
+            Some((shared_key, before)) => (shared_key, Some(before)),
+            None => (Arc::new(key.clone()), None),
+        };
+        if let Some(before) = before
             && *before != *access
         {
             state.unfollow(key, &before);
@@ -159,10 +163,11 @@ impl ChangeFeed {
             .scanners
             .entry(access.clone())
             .or_insert_with(|| Scanner::start(Arc::downgrade(&self.inner), access.clone()));
-        scanner.followers.insert(key.clone(), interest);
-        // Shared with the scanner: a copy per follower cost hundreds of bytes each.
-        let shared = scanner.access.clone();
-        state.followers.insert(key.clone(), shared);
+        scanner.followers.insert(shared_key.clone(), interest);
+        // Key and access shared with the scanner: a copy of each per follower cost hundreds of
+        // bytes.
+        let shared_access = scanner.access.clone();
+        state.followers.insert(shared_key, shared_access);
         let count = state.scanners.len();
         drop(state);
         self.inner.metrics.set_vault_scanners(count);
@@ -171,17 +176,17 @@ impl ChangeFeed {
     /// Forgets a deleted resource; its scanner goes with its last follower.
     pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
         let mut state = self.inner.lock();
-        let gone: Vec<ObjectKey> = state
+        let gone: Vec<Arc<ObjectKey>> = state
             .followers
             .keys()
             .filter(|k| k.kind == kind && k.namespace == namespace && k.name == name)
             .cloned()
             .collect();
         for key in gone {
-            if let Some(access) = state.followers.remove(&key) {
+            if let Some(access) = state.followers.remove(&*key) {
                 state.unfollow(&key, &access);
             }
-            state.woken.remove(&key);
+            state.woken.remove(&*key);
         }
         let count = state.scanners.len();
         drop(state);

@@ -2,13 +2,12 @@
 //! and the metrics, and writes the status; returns when to reconcile again.
 
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action;
 
 use super::kind::Kind;
 use super::plan::Plan;
 use super::report::{Note, Report, ScheduleUpdate};
 use super::schedule::Readiness;
-use super::{Context, ObjectKey, SyncError};
+use super::{Context, ObjectKey, Revisit, SyncError};
 use crate::telemetry::ReconcileOutcome;
 use crate::telemetry::events::Occurrence;
 
@@ -19,7 +18,7 @@ pub async fn commit<K: Kind>(
     resource: &K,
     plan: &Plan<K>,
     report: Report<K::Status>,
-) -> Result<Action, SyncError> {
+) -> Result<Revisit, SyncError> {
     let reference = resource.object_ref(&());
     for note in &report.notes {
         publish(ctx, &reference, note).await;
@@ -28,7 +27,7 @@ pub async fn commit<K: Kind>(
     if let Some(status) = report.status {
         write_status::<K>(ctx, &plan.key, status).await?;
     }
-    Ok(Action::requeue(report.requeue))
+    Ok(Revisit(report.requeue))
 }
 
 /// Updates the schedule and the metrics.

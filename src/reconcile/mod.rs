@@ -37,14 +37,14 @@ pub mod steps;
 mod target;
 pub mod vault_certificate;
 pub mod vault_secret;
+mod wakes;
 
 use std::sync::Arc;
-
-use kube::runtime::controller::Action;
 
 pub use context::{Context, Settings};
 pub use error::{Retry, SyncError};
 pub use kind::{Extension, Kind, Refresh, Written};
+pub use requeue::Revisit;
 pub use schedule::{ObjectKey, Schedule};
 pub use secret_cache::{SecretCache, SecretStore};
 
@@ -67,24 +67,24 @@ fn wait_for_budget(
     key: &ObjectKey,
     woken: bool,
     wait: std::time::Duration,
-) -> Action {
+) -> Revisit {
     if woken {
         ctx.feed.keep_woken(key);
     }
     tracing::debug!(namespace = %key.namespace, name = %key.name, ?wait, "vault request budget spent; requeued");
     let roll = rand::random_range(0.0..=1.0);
-    Action::requeue(requeue::spread(wait, 0.5, roll))
+    Revisit(requeue::spread(wait, 0.5, roll))
 }
 
 /// Reconciles one resource of kind `K`. Failures are reported through status and Events; the
 /// returned error only covers failing to write that status.
-pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Action, SyncError> {
+pub async fn reconcile<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Revisit, SyncError> {
     let resource = resource.as_ref();
     let key = ObjectKey::of(resource);
     let Some(_slot) = ctx.slots.try_take(&key.namespace) else {
         // The namespace has its share of workers busy: give this one back, look again shortly.
         let roll = rand::random_range(-1.0..=1.0);
-        return Ok(Action::requeue(requeue::spread(SLOT_RETRY, 0.5, roll)));
+        return Ok(Revisit(requeue::spread(SLOT_RETRY, 0.5, roll)));
     };
     let entry = ctx.schedule.get(&key);
     let woken = ctx.feed.take_woken(&key);

@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use super::error::Retry;
 
+/// How long after this reconcile the resource is reconciled again, unless something changes
+/// first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Revisit(pub Duration);
+
 /// First backoff step after a failure.
 const BACKOFF_BASE: Duration = Duration::from_secs(5);
 /// Longest backoff.

@@ -4,8 +4,10 @@
 //! vault. Memory grows with managed resources only.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use super::wakes::Wakes;
 
 use crate::crd::{ConditionStatus, SyncStatus};
 use crate::desired::secret::{DesiredSecret, KeptSecret};
@@ -104,6 +106,10 @@ struct Stored {
     ready: Option<Readiness>,
     /// Boxed: a slot without a Secret written then costs a pointer, not a whole KeptSecret.
     last_desired: Option<Box<KeptSecret>>,
+    /// When the resource is reconciled again (its place in [`Entries::wakes`]).
+    wake_at: Option<Instant>,
+    /// What last triggered a reconcile, hashed (see [`Schedule::trigger_changed`]).
+    trigger: Option<u64>,
 }
 
 impl Stored {
@@ -150,16 +156,20 @@ impl Stored {
 #[derive(Default)]
 pub struct Schedule {
     inner: Mutex<Entries>,
+    /// Told when a wake becomes the soonest (see [`Schedule::run_wakes`]).
+    sooner: tokio::sync::Notify,
 }
 
-/// Where a resource lives: its key without the uid.
-type Place = (&'static str, Box<str>, Box<str>);
+/// Where a resource lives: its key without the uid. Shared texts: the wakes hold it too.
+type Place = (&'static str, Arc<str>, Arc<str>);
 
 #[derive(Default)]
 struct Entries {
     by_place: HashMap<Place, (Box<str>, Stored)>,
     /// Entries with a Secret written, per kind.
     managed: HashMap<&'static str, usize>,
+    /// When each resource is reconciled again.
+    wakes: Wakes<Place>,
 }
 
 impl Entries {
@@ -181,9 +191,11 @@ impl Entries {
     }
 
     fn remove(&mut self, place: &Place) {
-        if let Some((_, old)) = self.by_place.remove(place)
-            && old.last_desired.is_some()
-        {
+        let Some((_, old)) = self.by_place.remove(place) else {
+            return;
+        };
+        self.wakes.clear(place, old.wake_at);
+        if old.last_desired.is_some() {
             *self.managed.entry(place.0).or_default() -= 1;
         }
     }
@@ -257,6 +269,69 @@ impl Schedule {
         }
     }
 
+    /// Reconciles `key` again at `at`, instead of when it was to be.
+    pub fn wake_at(&self, key: &ObjectKey, at: Instant) {
+        let mut entries = self.inner.lock().expect("poisoned");
+        let place = place_of(key);
+        let before = entries.slot(key).wake_at.replace(at);
+        let soonest = entries.wakes.set(&place, before, at);
+        drop(entries);
+        if soonest {
+            self.sooner.notify_one();
+        }
+    }
+
+    /// The resources due at `now`, no longer pending.
+    fn take_due(&self, now: Instant) -> Vec<ObjectKey> {
+        let mut entries = self.inner.lock().expect("poisoned");
+        let due = entries.wakes.take_due(now);
+        due.into_iter()
+            .filter_map(|place| {
+                let (uid, stored) = entries.by_place.get_mut(&place)?;
+                stored.wake_at = None;
+                Some(ObjectKey {
+                    kind: place.0,
+                    namespace: place.1.to_string(),
+                    name: place.2.to_string(),
+                    uid: uid.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Calls `wake` for each resource when it is due, until `stop` turns true.
+    pub async fn run_wakes(
+        self: Arc<Self>,
+        wake: crate::feed::Wake,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        // Far enough to mean "nothing pending", near enough for any timer.
+        const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+        loop {
+            // Registered before looking, so a sooner wake set meanwhile is not missed.
+            let sooner = self.sooner.notified();
+            let next = self.inner.lock().expect("poisoned").wakes.next();
+            let until = next.unwrap_or_else(|| Instant::now() + IDLE);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = sooner => continue,
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            for key in self.take_due(Instant::now()) {
+                wake(&key);
+            }
+        }
+    }
+
+    /// Says whether `trigger` (a hash of what should trigger a reconcile of `key`: generation,
+    /// force-refresh annotation) differs from the last one seen, and keeps it. The first one
+    /// seen for a uid always differs.
+    pub fn trigger_changed(&self, key: &ObjectKey, trigger: u64) -> bool {
+        let mut entries = self.inner.lock().expect("poisoned");
+        let stored = entries.slot(key);
+        stored.trigger.replace(trigger) != Some(trigger)
+    }
+
     /// Forgets the entry of a resource (it was deleted).
     pub fn forget(&self, kind: &'static str, namespace: &str, name: &str) {
         let place = (kind, namespace.into(), name.into());
@@ -291,6 +366,38 @@ mod tests {
         assert_eq!(schedule.get(&key("new")).failures, 0);
         schedule.update(&key("new"), |e| e.failures = 1);
         assert_eq!(schedule.inner.lock().unwrap().by_place.len(), 1);
+    }
+
+    #[test]
+    fn a_resource_wakes_once_at_its_latest_time_and_not_after_it_is_forgotten() {
+        let schedule = Schedule::default();
+        let start = Instant::now();
+        let secs = std::time::Duration::from_secs;
+        schedule.wake_at(&key("a"), start + secs(60));
+        schedule.wake_at(&key("a"), start + secs(5));
+        assert_eq!(schedule.take_due(start + secs(4)), vec![]);
+        assert_eq!(schedule.take_due(start + secs(5)), vec![key("a")]);
+        assert_eq!(schedule.take_due(start + secs(120)), vec![]);
+
+        schedule.wake_at(&key("a"), start + secs(5));
+        schedule.forget("VaultSecret", "ns", "app");
+        assert_eq!(schedule.take_due(start + secs(120)), vec![]);
+
+        // A re-created resource does not inherit the old one's wake.
+        schedule.wake_at(&key("a"), start + secs(5));
+        schedule.update(&key("b"), |e| e.failures = 1);
+        assert_eq!(schedule.take_due(start + secs(120)), vec![]);
+    }
+
+    #[test]
+    fn a_trigger_counts_once_per_value_and_afresh_for_a_new_uid() {
+        let schedule = Schedule::default();
+        assert!(schedule.trigger_changed(&key("a"), 1));
+        assert!(!schedule.trigger_changed(&key("a"), 1));
+        assert!(schedule.trigger_changed(&key("a"), 2));
+        assert!(schedule.trigger_changed(&key("b"), 2));
+        schedule.forget("VaultSecret", "ns", "app");
+        assert!(schedule.trigger_changed(&key("b"), 2));
     }
 
     #[test]

@@ -112,7 +112,8 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let selector = watcher::Config::default().labels(&format!("{OPT_IN_LABEL}={OPT_IN_VALUE}"));
+    let selector = crate::controller::watches::listed_in_small_pages()
+        .labels(&format!("{OPT_IN_LABEL}={OPT_IN_VALUE}"));
     let changes = watcher(scoped::<K>(client, scope), selector)
         .default_backoff()
         .modify(strip_bookkeeping::<K>)
