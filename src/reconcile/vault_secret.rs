@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::Secret;
 
 use super::clock::Now;
 use super::kind::{Extension, Kind, Written};
@@ -17,12 +16,14 @@ use crate::crd::{SyncStatus, Synced, SyncedVersion, VaultRemovalPolicy, VaultSec
 use crate::desired::secret::desired_secret;
 use crate::desired::select::{self, Source};
 use crate::desired::shape::shape;
-use crate::desired::{decoding, public_key};
-use crate::feed::{Follow, Interest, Listing, Need};
-use crate::vault::{
-    KeyBundle, KeyProperties, Listed, SecretBundle, SecretProperties, SecretValue, VaultAccess,
-    VaultError,
-};
+use crate::feed::{Follow, Interest};
+use crate::vault::{SecretValue, VaultAccess, VaultError};
+
+mod known;
+mod read;
+
+use known::{Listings, key_listing, listing, split_kept_and_stale, values_now};
+use read::read_source;
 
 #[async_trait::async_trait]
 impl Kind for VaultSecret {
@@ -292,234 +293,6 @@ impl VaultSecret {
             ),
         }
     }
-}
-
-/// The vault's secret listing, when bulk selection needs it or the change feed finds it cheaper
-/// than reading each item.
-async fn listing(
-    resource: &VaultSecret,
-    ctx: &Context,
-    plan: &Plan<VaultSecret>,
-    access: &VaultAccess,
-) -> Result<Option<Listing<SecretProperties>>, SyncError> {
-    // What bulk selection matches comes from the listing alone: a force refresh must match
-    // what the vault holds now. Otherwise the scanner's listing serves (what it misses, its
-    // next scan finds, and what it still shows after a deletion reads as vanished).
-    let need = match (select::needs_listing(&resource.spec), plan.force.is_some()) {
-        (false, _) => Need::IfCheaper,
-        (true, false) => Need::Required,
-        (true, true) => Need::Fresh,
-    };
-    ctx.feed
-        .secrets(access, need)
-        .await
-        .map_err(SyncError::ListSecrets)
-}
-
-/// The vault's key listing, when the resource reads keys and the change feed finds listing
-/// cheaper than reading each key.
-async fn key_listing(
-    resource: &VaultSecret,
-    ctx: &Context,
-    access: &VaultAccess,
-) -> Result<Option<Listing<KeyProperties>>, SyncError> {
-    if resource.spec.keys.is_empty() {
-        return Ok(None);
-    }
-    ctx.feed
-        .keys(access, Need::IfCheaper)
-        .await
-        .map_err(SyncError::ListKeys)
-}
-
-/// The listings a sync decides with: secrets (bulk selection and change detection) and keys.
-struct Listings {
-    secrets: Option<Listing<SecretProperties>>,
-    keys: Option<Listing<KeyProperties>>,
-}
-
-impl Listings {
-    /// What the listing of `source`'s object type says about its object, and the version
-    /// pushed for it since that listing.
-    fn about(&self, source: &Source) -> (Option<&dyn Listed>, Option<&str>) {
-        fn look<'a, T: Listed>(
-            listing: Option<&'a Listing<T>>,
-            name: &str,
-        ) -> (Option<&'a dyn Listed>, Option<&'a str>) {
-            let Some(listing) = listing else {
-                return (None, None);
-            };
-            let listed = listing.find(name).map(|l| l as &dyn Listed);
-            (listed, listing.pushed_version(name))
-        }
-        if source.public_key.is_some() {
-            look(self.keys.as_ref(), &source.name)
-        } else {
-            look(self.secrets.as_ref(), &source.name)
-        }
-    }
-}
-
-/// Sources whose value in the Secret is still current (kept, with their recorded version) and
-/// those to read again.
-fn split_kept_and_stale<'a>(
-    sources: &'a [Source],
-    listings: &Listings,
-    previous: Option<&SyncStatus>,
-    current: &BTreeMap<String, SecretValue>,
-    force: bool,
-) -> (Gathered, Vec<&'a Source>) {
-    let recorded: BTreeMap<&str, &SyncedVersion> = previous
-        .map(|s| s.versions.iter().map(|v| (v.key.as_str(), v)).collect())
-        .unwrap_or_default();
-    let mut kept = Gathered::default();
-    let mut to_fetch = Vec::new();
-    for source in sources {
-        // Keys come from the key listing (a key's name may be a secret's too).
-        let (listed, pushed) = listings.about(source);
-        let recorded = recorded.get(source.key.as_str()).copied();
-        let value = current.get(&source.key);
-        let pushed = pushed.filter(|_| source.version.is_none());
-        let stale = match pushed {
-            // Pushed since the listing: the listing cannot tell yet, the synced version can.
-            // (A second delivery of a rotation already read finds it synced: no read.)
-            Some(version) => {
-                force
-                    || value.is_none()
-                    || recorded.is_none_or(|r| {
-                        r.version != version || !r.name.eq_ignore_ascii_case(&source.name)
-                    })
-            }
-            None => select::needs_fetch(source, listed, recorded, value.is_some(), force),
-        };
-        if stale {
-            to_fetch.push(source);
-        } else if let (Some(value), Some(recorded)) = (value, recorded) {
-            kept.data.insert(source.key.clone(), value.clone());
-            kept.versions.push(recorded.clone());
-        }
-    }
-    (kept, to_fetch)
-}
-
-/// One source's value as read, decoded or converted for its Secret key.
-struct Read {
-    version: String,
-    updated: Option<i64>,
-    value: SecretValue,
-}
-
-/// Reads one source: a vault secret's value, decoded as the source says, or a vault key's
-/// public part in the source's format.
-async fn read_source(
-    ctx: &Context,
-    access: &VaultAccess,
-    source: &Source,
-) -> Result<Read, SyncError> {
-    if let Some(format) = source.public_key {
-        let bundle = read_key(ctx, access, source).await?;
-        let text = public_key::render(&bundle, format).map_err(|problem| SyncError::KeyFormat {
-            name: source.name.clone(),
-            source: problem,
-        })?;
-        return Ok(Read {
-            version: bundle.version,
-            updated: bundle.updated,
-            value: SecretValue::new(text),
-        });
-    }
-    let bundle = read_secret(ctx, access, source).await?;
-    let value = decoding::decode(
-        source.decoding,
-        bundle.content_type.as_deref(),
-        bundle.value,
-    )
-    .map_err(|problem| SyncError::Decode {
-        key: source.key.clone(),
-        name: source.name.clone(),
-        source: problem,
-    })?;
-    Ok(Read {
-        version: bundle.version,
-        updated: bundle.updated,
-        value,
-    })
-}
-
-/// Reads one vault secret, with its audit line.
-async fn read_secret(
-    ctx: &Context,
-    access: &VaultAccess,
-    source: &Source,
-) -> Result<SecretBundle, SyncError> {
-    let result = ctx
-        .vault
-        .get_secret(access, &source.name, source.version.as_deref())
-        .await;
-    match &result {
-        Ok(bundle) => steps::audit(access, &source.name, Some(&bundle.version), None),
-        Err(err) => steps::audit(access, &source.name, source.version.as_deref(), Some(err)),
-    }
-    result.map_err(|source_error| SyncError::ReadSecret {
-        name: source.name.clone(),
-        source: source_error,
-    })
-}
-
-/// Reads one vault key's public part, with its audit line.
-async fn read_key(
-    ctx: &Context,
-    access: &VaultAccess,
-    source: &Source,
-) -> Result<KeyBundle, SyncError> {
-    let result = ctx
-        .vault
-        .get_key(access, &source.name, source.version.as_deref())
-        .await;
-    match &result {
-        Ok(bundle) => steps::audit(access, &source.name, Some(&bundle.version), None),
-        Err(err) => steps::audit(access, &source.name, source.version.as_deref(), Some(err)),
-    }
-    result.map_err(|source_error| SyncError::ReadKey {
-        name: source.name.clone(),
-        source: source_error,
-    })
-}
-
-/// The values each source has now without reading the vault: what the last sync read when a
-/// template built the Secret from them, else what the Secret holds (none when it is adopted or
-/// absent).
-async fn values_now(
-    resource: &VaultSecret,
-    ctx: &Context,
-    plan: &Plan<VaultSecret>,
-    start: &steps::Start,
-) -> Result<BTreeMap<String, SecretValue>, SyncError> {
-    if resource.spec.template.is_some() {
-        // The Secret holds what the template wrote, not the sources: only memory has them
-        // (after a restart every source is read once).
-        let last = plan.entry.last_desired.as_ref();
-        return Ok(last.and_then(|l| l.sources.clone()).unwrap_or_default());
-    }
-    let Some(existing) = start.existing.as_ref().filter(|_| !start.adopt) else {
-        return Ok(BTreeMap::new());
-    };
-    let last = plan.entry.last_desired.as_ref();
-    let full = steps::with_values(ctx, &plan.key.namespace, existing, last).await?;
-    Ok(current_values(&full))
-}
-
-/// The values `secret` holds.
-fn current_values(secret: &Secret) -> BTreeMap<String, SecretValue> {
-    secret
-        .data
-        .as_ref()
-        .map(|data| {
-            data.iter()
-                .map(|(k, v)| (k.clone(), SecretValue::new(v.0.clone())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

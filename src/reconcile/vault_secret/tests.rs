@@ -2,6 +2,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::crd::KeyFormat;
+use crate::feed::Listing;
+use crate::vault::{KeyProperties, SecretProperties};
 
 fn source() -> Source {
     Source {
