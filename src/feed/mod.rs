@@ -10,10 +10,12 @@
 //! Scanners come with the first resource that follows something in a vault through an identity
 //! and go with the last; each holds one listing per object type (secrets, certificates, keys).
 
+mod catalogue;
 mod demand;
 mod diff;
 mod followers;
 mod interest;
+mod push;
 mod scanner;
 mod shelf;
 #[cfg(test)]
@@ -26,6 +28,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use interest::{Follow, Interest};
+pub use push::{PushedChange, vault_name};
 pub use shelf::Listing;
 
 use crate::reconcile::ObjectKey;
@@ -34,8 +37,8 @@ use crate::vault::shared::SharedVault;
 use crate::vault::{
     CertificateProperties, KeyProperties, SecretProperties, VaultAccess, VaultError,
 };
+use catalogue::Catalogue;
 use scanner::Scanner;
-use shelf::Shelf;
 
 /// Wakes one resource's controller.
 pub type Wake = Arc<dyn Fn(&ObjectKey) + Send + Sync>;
@@ -49,19 +52,6 @@ pub enum ObjectType {
     Certificate,
     /// A Key Vault key.
     Key,
-}
-
-/// A change announced by push: which object of which vault, and its new version if known.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PushedChange {
-    /// The vault's name: the first label of its host (`myvault` in `myvault.vault.azure.net`).
-    pub vault_name: String,
-    /// Secret, certificate or key.
-    pub object_type: ObjectType,
-    /// The object's name.
-    pub object_name: String,
-    /// The new version, when the event names one.
-    pub version: Option<String>,
 }
 
 /// How old a listing asked for with [`Need::Fresh`] may be: listings made within it are shared
@@ -282,44 +272,6 @@ impl ChangeFeed {
         let overruns = self.inner.overruns();
         overruns.get(&vault_key(vault_url)).copied()
     }
-
-    /// Says whether push is healthy: while it is, scanners poll `push_stretch` times less
-    /// often.
-    pub fn set_push_healthy(&self, healthy: bool) {
-        self.inner.lock().push_healthy = healthy;
-    }
-
-    /// Wakes every resource that follows the pushed object through an identity reading that
-    /// vault; each re-reads it with its own identity. Objects nobody follows cost nothing.
-    pub fn pushed(&self, change: &PushedChange) {
-        let name = change.object_name.to_ascii_lowercase();
-        let woken = {
-            let mut state = self.inner.lock();
-            let mut woken = Vec::new();
-            for (access, scanner) in state.scanners.iter_mut() {
-                if !vault_name(&access.vault_url).eq_ignore_ascii_case(&change.vault_name) {
-                    continue;
-                }
-                let followers: Vec<ObjectKey> = scanner
-                    .followers
-                    .iter()
-                    .filter(|(_, i)| i.follow(change.object_type).covers(&name))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                if followers.is_empty() {
-                    continue;
-                }
-                // A repeated delivery wakes nobody: a follower woken by the first may not yet
-                // see its own new status, and would read the version again.
-                if scanner.push(change.object_type, &name, change.version.as_deref()) {
-                    woken.extend(followers);
-                }
-            }
-            state.woken.extend(woken.iter().cloned());
-            woken
-        };
-        self.inner.wake_all("push", &woken);
-    }
 }
 
 /// How long an identity refused a listing reads object by object before listing is tried again.
@@ -445,61 +397,6 @@ impl State {
     }
 }
 
-/// A listed object type: how to list it and where its listing is kept.
-#[async_trait::async_trait]
-trait Catalogue: crate::vault::Listed + Clone + Send + Sync + Sized + 'static {
-    /// Which type this is.
-    const TYPE: ObjectType;
-    /// Lists every object of this type.
-    async fn list(vault: &SharedVault, access: &VaultAccess) -> Result<Arc<Vec<Self>>, VaultError>;
-    /// The scanner's shelf for this type.
-    fn shelf(scanner: &Scanner) -> &Shelf<Self>;
-    /// The same, to change.
-    fn shelf_mut(scanner: &mut Scanner) -> &mut Shelf<Self>;
-}
-
-#[async_trait::async_trait]
-impl Catalogue for SecretProperties {
-    const TYPE: ObjectType = ObjectType::Secret;
-    async fn list(vault: &SharedVault, access: &VaultAccess) -> Result<Arc<Vec<Self>>, VaultError> {
-        vault.list_secrets(access).await
-    }
-    fn shelf(scanner: &Scanner) -> &Shelf<Self> {
-        &scanner.secrets
-    }
-    fn shelf_mut(scanner: &mut Scanner) -> &mut Shelf<Self> {
-        &mut scanner.secrets
-    }
-}
-
-#[async_trait::async_trait]
-impl Catalogue for CertificateProperties {
-    const TYPE: ObjectType = ObjectType::Certificate;
-    async fn list(vault: &SharedVault, access: &VaultAccess) -> Result<Arc<Vec<Self>>, VaultError> {
-        vault.list_certificates(access).await
-    }
-    fn shelf(scanner: &Scanner) -> &Shelf<Self> {
-        &scanner.certificates
-    }
-    fn shelf_mut(scanner: &mut Scanner) -> &mut Shelf<Self> {
-        &mut scanner.certificates
-    }
-}
-
-#[async_trait::async_trait]
-impl Catalogue for KeyProperties {
-    const TYPE: ObjectType = ObjectType::Key;
-    async fn list(vault: &SharedVault, access: &VaultAccess) -> Result<Arc<Vec<Self>>, VaultError> {
-        vault.list_keys(access).await
-    }
-    fn shelf(scanner: &Scanner) -> &Shelf<Self> {
-        &scanner.keys
-    }
-    fn shelf_mut(scanner: &mut Scanner) -> &mut Shelf<Self> {
-        &mut scanner.keys
-    }
-}
-
 /// How old a listing may be and still serve a reconcile: the scanner renews it every period, so
 /// one older than that by half a period means the scanner could not.
 fn usable_age(period: Duration) -> Duration {
@@ -509,15 +406,4 @@ fn usable_age(period: Duration) -> Duration {
 /// A vault URL as a map key: lowercased, without the trailing slash.
 fn vault_key(vault_url: &str) -> String {
     vault_url.trim_end_matches('/').to_ascii_lowercase()
-}
-
-/// The vault's name: the first label of the host of its URL.
-pub fn vault_name(vault_url: &str) -> &str {
-    vault_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(vault_url)
-        .split(['/', ':', '.'])
-        .next()
-        .unwrap_or_default()
 }
