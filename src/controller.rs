@@ -3,6 +3,7 @@
 
 pub mod content_key;
 mod error;
+mod parts;
 mod push;
 mod vault_client;
 pub(crate) mod watches;
@@ -20,33 +21,14 @@ use kube::{Client, Resource};
 use crate::config::RunConfig;
 use crate::crd::Synced;
 use crate::crd::{VaultCertificate, VaultSecret};
-use crate::desired::content_key::ContentKey;
-use crate::feed::{FeedOptions, Wake};
+use crate::feed::Wake;
 use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
-use crate::reconcile::{self, Context, Kind, SecretCache, Settings, SyncError};
-use crate::telemetry::events::Events;
+use crate::reconcile::{self, Context, Kind, SecretCache, SyncError};
 use crate::telemetry::{Census, Metrics};
-use crate::vault::host::HostPolicy;
 pub use error::StartError;
-use vault_client::{extra_ca, shared_vault};
+use parts::Parts;
 use watches::{Routes, Scope};
-
-async fn client(config: &RunConfig) -> Result<Client, StartError> {
-    let kube_config = match &config.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| StartError::Kube(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .map_err(|e| StartError::Kube(e.to_string()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| StartError::Kube(e.to_string()))?,
-    };
-    Client::try_from(kube_config).map_err(|e| StartError::Kube(e.to_string()))
-}
 
 /// Reconciles `resource`, then sets when it is reconciled again in the schedule's wakes rather
 /// than kube-runtime's requeue queue (which cost about 600 bytes per resource). A failure to
@@ -77,24 +59,18 @@ fn no_error_policy<K>(_resource: Arc<K>, _error: &SyncError, _ctx: Arc<Context>)
 /// Runs the operator until SIGINT or SIGTERM.
 pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let election = ElectionConfig::from_run_config(&config).map_err(StartError::LeaderElection)?;
-    let client = client(&config).await?;
-    let content_key = load_content_key(&config, &client).await?;
-    let metrics = Metrics::new();
+    let Parts {
+        election,
+        client,
+        metrics,
+        extra_ca_pem,
+        scopes,
+        secret_cache,
+        mut secret_events,
+        events,
+        ctx,
+    } = Parts::build(&config).await?;
     let health = Health::default();
-    let extra_ca_pem = extra_ca(&config)?;
-    let vault = shared_vault(&config, &client, &metrics, extra_ca_pem.clone())?;
-    let scopes = scopes(&config.namespaces);
-    let (secret_cache, mut secret_events) = managed_secret_watches(&client, &scopes, &content_key);
-    let events = Events::new(client.clone(), "vaultsync", std::env::var("POD_NAME").ok());
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        vault,
-        secret_cache.clone(),
-        events.clone(),
-        metrics.clone(),
-        settings(&config, &content_key),
-    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let restarts = crate::restart::start(
         &client,
@@ -108,7 +84,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     if let Some((tap, _)) = &restarts {
         secret_events = secret_events.into_iter().map(|e| tap.observe(e)).collect();
     }
-    let secret_events = with_managed_config_maps(&client, &scopes, secret_events);
+    let secret_events = parts::with_managed_config_maps(&client, &scopes, secret_events);
     let server = serve_http(&config, &metrics, &health, &stop_rx).await?;
     let wired = Wired::new(&client, &scopes, secret_events, &ctx, &config, &stop_rx);
     tokio::spawn(report_ready(wired.filled, secret_cache, health.clone()));
@@ -136,84 +112,6 @@ pub async fn run(config: RunConfig) -> Result<(), StartError> {
     let _ = server.await;
     tracing::info!("vaultsync stopped");
     Ok(())
-}
-
-/// Each scope's managed-Secret events merged with its managed-ConfigMap events (trust bundles),
-/// so that an edited or deleted ConfigMap is restored like a Secret.
-fn with_managed_config_maps(
-    client: &Client,
-    scopes: &[Scope],
-    secret_events: Vec<watches::SecretEvents>,
-) -> Vec<watches::SecretEvents> {
-    secret_events
-        .into_iter()
-        .zip(scopes)
-        .map(|(events, scope)| {
-            futures::stream::select(events, watches::managed_config_maps(client, scope)).boxed()
-        })
-        .collect()
-}
-
-/// What every reconcile reads from the run configuration.
-fn settings(config: &RunConfig, content_key: &ContentKey) -> Settings {
-    Settings {
-        default_tenant: config.tenant_id.clone(),
-        vault_hosts: HostPolicy::new(&config.allowed_vault_hosts),
-        reconcile_timeout: config.reconcile_timeout,
-        namespace_concurrency: usize::from(config.namespace_concurrency),
-        concurrency: usize::from(config.concurrency),
-        feed: FeedOptions {
-            push_stretch: config.push.poll_stretch.max(1),
-        },
-        content_key: content_key.clone(),
-    }
-}
-
-/// The content hash key: from `--content-hash-key-file`, else from the key Secret in the
-/// operator's namespace (created on first start).
-async fn load_content_key(config: &RunConfig, client: &Client) -> Result<ContentKey, StartError> {
-    let key = match &config.content_hash_key_file {
-        Some(path) => content_key::from_file(path)?,
-        None => {
-            let namespace = config
-                .leader_election_namespace
-                .clone()
-                .filter(|ns| !ns.is_empty())
-                .unwrap_or_else(|| client.default_namespace().to_string());
-            content_key::get_or_create(client, &namespace, &config.content_hash_key_secret).await?
-        }
-    };
-    Ok(key)
-}
-
-/// One scope for all namespaces, or one per listed namespace, each once: a repeated one would
-/// run two controllers over the same objects.
-fn scopes(listed: &[String]) -> Vec<Scope> {
-    let mut namespaces: Vec<String> = listed
-        .iter()
-        .map(|ns| ns.trim().to_string())
-        .filter(|ns| !ns.is_empty())
-        .collect();
-    namespaces.sort();
-    namespaces.dedup();
-    if namespaces.is_empty() {
-        vec![None]
-    } else {
-        namespaces.into_iter().map(Some).collect()
-    }
-}
-
-/// The managed-Secret watch of each scope: one cache over all, and each scope's event stream.
-fn managed_secret_watches(
-    client: &Client,
-    scopes: &[Scope],
-    content_key: &ContentKey,
-) -> (SecretCache, Vec<watches::SecretEvents>) {
-    let (stores, events): (Vec<_>, Vec<_>) = scopes
-        .iter()
-        .map(|scope| watches::managed_secrets(client, scope, content_key.clone()))
-        .unzip();
-    (SecretCache::new(stores), events)
 }
 
 /// Binds the health, readiness and metrics endpoints and serves them until `stop`.
