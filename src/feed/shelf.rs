@@ -13,7 +13,8 @@ use crate::vault::{LISTING_PAGE_SIZE, Listed};
 /// was made (lowercased name → version) that the listing cannot know yet.
 #[derive(Clone, Debug)]
 pub struct Listing<T> {
-    /// The objects listed.
+    /// The objects listed, sorted by name, case-insensitively (the shared vault keeps every
+    /// listing so).
     pub items: Arc<Vec<T>>,
     /// Versions announced by push after the listing was made.
     pub pushed: Arc<BTreeMap<String, String>>,
@@ -30,9 +31,11 @@ impl<T: Listed> Listing<T> {
 
     /// The listed object named `name` (case-insensitive).
     pub fn find(&self, name: &str) -> Option<&T> {
-        self.items
-            .iter()
-            .find(|item| item.name().eq_ignore_ascii_case(name))
+        let at = self
+            .items
+            .binary_search_by(|item| crate::vault::compare_names(item.name(), name))
+            .ok()?;
+        self.items.get(at)
     }
 
     /// The version pushed for `name` since the listing, if any.
@@ -137,10 +140,11 @@ impl<T: Listed> Shelf<T> {
                 },
             );
         }
-        let listed = self
-            .snapshot
-            .as_ref()
-            .is_some_and(|(_, items)| items.iter().any(|i| i.name().eq_ignore_ascii_case(name)));
+        let listed = self.snapshot.as_ref().is_some_and(|(_, items)| {
+            items
+                .binary_search_by(|item| crate::vault::compare_names(item.name(), name))
+                .is_ok()
+        });
         PushNews { listed, repeat }
     }
 

@@ -80,6 +80,13 @@ pub struct KeyProperties {
     pub updated: Option<i64>,
 }
 
+/// Orders vault object names as the vault tells them apart: ignoring ASCII case (names are
+/// alphanumerics and dashes).
+pub fn compare_names(a: &str, b: &str) -> std::cmp::Ordering {
+    let folded_a = a.bytes().map(|b| b.to_ascii_lowercase());
+    folded_a.cmp(b.bytes().map(|b| b.to_ascii_lowercase()))
+}
+
 /// What change detection needs from any listed object.
 pub trait Listed {
     /// Name as stored in the vault (compared case-insensitively).

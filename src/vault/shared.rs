@@ -13,8 +13,9 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use super::{
-    CertificateBundle, CertificateProperties, Collection, KeyBundle, KeyProperties, PageGate,
-    SecretBundle, SecretProperties, VaultAccess, VaultError, VaultProvider,
+    CertificateBundle, CertificateProperties, Collection, KeyBundle, KeyProperties, Listed,
+    PageGate, SecretBundle, SecretProperties, VaultAccess, VaultError, VaultProvider,
+    compare_names,
 };
 
 /// Limits for [`SharedVault`].
@@ -99,10 +100,13 @@ pub struct SharedVault {
     observer: Option<Observer>,
 }
 
-/// A listing as the change feed keeps it until the next scan, exactly sized: a listing is
+/// A listing as the change feed keeps it until the next scan: sorted by name (see
+/// [`compare_names`]) so each reconcile finds its objects by binary search (a walk of a 12,000
+/// item listing per reconcile made 10,000 first syncs quadratic), and exactly sized (a listing is
 /// gathered page by page and converted from the SDK's larger items, and either can leave spare
-/// capacity behind for as long as the listing is kept.
-fn kept<T>(mut listing: Vec<T>) -> Arc<Vec<T>> {
+/// capacity behind for as long as the listing is kept).
+fn kept<T: Listed>(mut listing: Vec<T>) -> Arc<Vec<T>> {
+    listing.sort_by(|a, b| compare_names(a.name(), b.name()));
     listing.shrink_to_fit();
     Arc::new(listing)
 }

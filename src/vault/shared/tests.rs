@@ -225,3 +225,28 @@ async fn a_listing_fetches_no_page_before_the_budget_allows_it() {
     // Six pages: three from the burst, the other three a tenth of a second apart.
     assert_eq!(started.elapsed(), Duration::from_millis(300));
 }
+
+#[test]
+fn a_kept_listing_finds_every_name_whatever_its_case() {
+    let listed = |name: &str| crate::vault::SecretProperties {
+        name: name.into(),
+        enabled: true,
+        updated: Some(1),
+        tags: Default::default(),
+        content_type: None,
+        managed: false,
+    };
+    let names = ["zeta", "Alpha", "mid-9", "MID-10", "beta", "db"];
+    let items = super::kept(names.iter().map(|name| listed(name)).collect());
+    let sorted: Vec<&str> = items.iter().map(|item| item.name.as_str()).collect();
+    assert_eq!(sorted, ["Alpha", "beta", "db", "MID-10", "mid-9", "zeta"]);
+    let listing = crate::feed::Listing::plain(items);
+    for name in ["ZETA", "alpha", "Mid-10", "mid-9", "DB", "beta"] {
+        let found = listing
+            .find(name)
+            .map(|item| item.name.to_ascii_lowercase());
+        assert_eq!(found, Some(name.to_ascii_lowercase()));
+    }
+    assert!(listing.find("missing").is_none());
+    assert!(listing.find("mid").is_none());
+}
