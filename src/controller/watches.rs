@@ -97,15 +97,28 @@ pub(crate) fn strip_bookkeeping<K: Resource>(resource: &mut K) {
     }
 }
 
+/// Drops the metadata no reconcile of a resource reads: its labels (charts and GitOps tools add
+/// several to every object), owners, finalizers and resource version. Name, namespace, uid,
+/// generation and annotations (force refresh) stay.
+fn strip_unread_metadata<K: Resource>(resource: &mut K) {
+    strip_bookkeeping(resource);
+    let meta = resource.meta_mut();
+    meta.labels = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.resource_version = None;
+    meta.generate_name = None;
+}
+
 /// Strips an event's resource to what reconciles read, moving an applied status to `schedule`.
 fn slim<K: Synced>(mut event: watcher::Event<K>, schedule: &Schedule) -> watcher::Event<K> {
     match &mut event {
         watcher::Event::Apply(resource) | watcher::Event::InitApply(resource) => {
-            strip_bookkeeping(resource);
+            strip_unread_metadata(resource);
             shelve_status(resource, schedule);
         }
         watcher::Event::Delete(resource) => {
-            strip_bookkeeping(resource);
+            strip_unread_metadata(resource);
             resource.take_status();
         }
         watcher::Event::Init | watcher::Event::InitDone => {}

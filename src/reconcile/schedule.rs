@@ -272,8 +272,12 @@ impl Schedule {
     /// Reconciles `key` again at `at`, instead of when it was to be.
     pub fn wake_at(&self, key: &ObjectKey, at: Instant) {
         let mut entries = self.inner.lock().expect("poisoned");
-        let place = place_of(key);
         let before = entries.slot(key).wake_at.replace(at);
+        // The wake shares the slot's texts rather than copying them.
+        let Some((place, _)) = entries.by_place.get_key_value(&place_of(key)) else {
+            return;
+        };
+        let place = place.clone();
         let soonest = entries.wakes.set(&place, before, at);
         drop(entries);
         if soonest {
