@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::join_all;
+use futures::StreamExt;
 
 use super::clock::Now;
 use super::kind::{Extension, Kind, Written};
@@ -21,6 +21,9 @@ use crate::vault::{SecretValue, VaultAccess, VaultError};
 
 mod known;
 mod read;
+
+/// Most reads of one resource in flight at once.
+const READS_AT_ONCE: usize = 4;
 
 use known::{Listings, key_listing, listing, split_kept_and_stale, values_now};
 use read::read_source;
@@ -132,12 +135,17 @@ impl Gathered {
         current: &BTreeMap<String, SecretValue>,
         policy: VaultRemovalPolicy,
     ) -> Result<(), SyncError> {
-        let fetched = join_all(
-            to_fetch
-                .iter()
-                .map(|source| read_source(ctx, access, source)),
-        )
-        .await;
+        // A few at a time: each request may wait for the vault's budget only so long, and a
+        // resource with dozens of items sent all at once outwaited it under contention, failed,
+        // and read everything again on its next attempt, never finishing.
+        let reads: Vec<_> = to_fetch
+            .iter()
+            .map(|source| read_source(ctx, access, source))
+            .collect();
+        let fetched: Vec<_> = futures::stream::iter(reads)
+            .buffered(READS_AT_ONCE)
+            .collect()
+            .await;
         for (source, result) in to_fetch.iter().zip(fetched) {
             let read = match result {
                 Ok(read) => read,

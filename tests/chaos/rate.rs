@@ -17,6 +17,9 @@ use crate::support::world::world_control;
 /// The operator's burst allowance above its sustained rate (`SharingOptions::default().burst`).
 pub const BURST: f64 = 50.0;
 
+/// Longest a sample's read may take for its count and instant to be paired.
+const MAX_SAMPLE_SKEW: Duration = Duration::from_millis(5);
+
 /// (when, requests to the vault so far).
 pub type Samples = Arc<Mutex<Vec<(Instant, u64)>>>;
 
@@ -39,11 +42,19 @@ pub fn sample(vault: &str, every: Duration, counted: Counted) -> (Samples, JoinH
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            let asked = Instant::now();
             let requests = match counted {
                 Counted::Sent => world_control().arrivals(&vault),
                 Counted::Answered => world_control().counters().by_vault(&vault),
             };
-            out.lock().unwrap().push((Instant::now(), requests));
+            let now = Instant::now();
+            // A sample whose read was held up (this busy process's thread descheduled between
+            // the read and the clock) pairs a count with a later instant and makes the span
+            // before it look shorter than it was: leave it out; the next one serves.
+            if now - asked > MAX_SAMPLE_SKEW {
+                continue;
+            }
+            out.lock().unwrap().push((now, requests));
         }
     });
     (samples, task)
