@@ -5,38 +5,34 @@ pub mod content_key;
 mod error;
 mod parts;
 mod push;
+mod queue;
+mod runner;
+mod shelf;
 mod vault_client;
 pub(crate) mod watches;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
-use kube::runtime::Controller;
-use kube::runtime::controller::{Action, Config as ControllerConfig};
-use kube::runtime::reflector::ObjectRef;
-use kube::{Client, Resource};
+use kube::Client;
 
 use crate::config::RunConfig;
-use crate::crd::Synced;
 use crate::crd::{VaultCertificate, VaultSecret};
 use crate::feed::Wake;
 use crate::http::{self, Health};
 use crate::leader::{ElectionConfig, Elector, Leader};
-use crate::reconcile::{self, Context, Kind, SecretCache, SyncError};
+use crate::reconcile::{self, Context, Kind, SecretCache};
 use crate::telemetry::{Census, Metrics};
 pub use error::StartError;
 use parts::Parts;
+use runner::Runner;
+use shelf::{ResourceAt, Shelf};
 use watches::{Routes, Scope};
 
-/// Reconciles `resource`, then sets when it is reconciled again in the schedule's wakes rather
-/// than kube-runtime's requeue queue (which cost about 600 bytes per resource). A failure to
-/// record the result is retried in about ten seconds.
-async fn reconcile_and_wake<K: Kind>(
-    resource: Arc<K>,
-    ctx: Arc<Context>,
-) -> Result<Action, SyncError> {
+/// Reconciles `resource`, then sets when it is reconciled again in the schedule's wakes. A
+/// failure to record the result is retried in about ten seconds.
+async fn reconcile_and_wake<K: Kind>(resource: Arc<K>, ctx: Arc<Context>) {
     let key = reconcile::ObjectKey::of(resource.as_ref());
     let after = match reconcile::reconcile::<K>(resource, ctx.clone()).await {
         Ok(reconcile::Revisit(after)) => after,
@@ -48,12 +44,6 @@ async fn reconcile_and_wake<K: Kind>(
     };
     ctx.schedule
         .wake_at(&key, std::time::Instant::now() + after);
-    Ok(Action::await_change())
-}
-
-/// Never called: [`reconcile_and_wake`] handles its own failures.
-fn no_error_policy<K>(_resource: Arc<K>, _error: &SyncError, _ctx: Arc<Context>) -> Action {
-    Action::await_change()
 }
 
 /// Runs the operator until SIGINT or SIGTERM.
@@ -204,94 +194,47 @@ fn wake_through(scopes: Vec<(Scope, Routes)>) -> Wake {
         else {
             return;
         };
-        // A closed channel means that controller stopped; shutdown is under way.
-        if key.kind == VaultSecret::KIND {
-            let reference = ObjectRef::new(&key.name).within(&key.namespace);
-            let _ = routes.vault_secrets.unbounded_send(reference);
-        } else if key.kind == VaultCertificate::KIND {
-            let reference = ObjectRef::new(&key.name).within(&key.namespace);
-            let _ = routes.vault_certificates.unbounded_send(reference);
-        }
+        routes.send(key.kind, ResourceAt::new(&key.namespace, &key.name));
     })
 }
 
-/// The controller of kind `K` in `scope`, also triggered by `routed` (changes to its Secrets),
-/// and a future that ends when its cache is filled.
+/// The controller of kind `K` in `scope`, also triggered by `routed` (changes to its Secrets,
+/// due wakes), and a future that ends when its first listing is in.
 fn controller<K: Kind>(
     client: &Client,
     scope: &Scope,
-    routed: futures::channel::mpsc::UnboundedReceiver<ObjectRef<K>>,
+    routed: futures::channel::mpsc::UnboundedReceiver<ResourceAt>,
     ctx: &Arc<Context>,
     concurrency: u16,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>) {
-    let (store, events) = watches::resources::<K>(client, scope, ctx.schedule.clone());
+    let events = watches::resources::<K>(client, scope, ctx.schedule.clone());
+    let shelf = Arc::new(Shelf::default());
     ctx.metrics
-        .add_census(K::KIND, census(store.clone(), ctx.schedule.clone()));
-    let filled = ready(store.clone());
-    let run = Controller::for_stream(events, store)
-        .with_config(ControllerConfig::default().concurrency(concurrency))
-        .reconcile_on(routed)
-        .graceful_shutdown_on(wait_for(stop.clone()))
-        .run(reconcile_and_wake::<K>, no_error_policy, ctx.clone())
-        .for_each(forget_deleted::<K>(ctx.clone()));
-    (Box::pin(run), filled)
+        .add_census(K::KIND, census::<K>(shelf.clone(), ctx.schedule.clone()));
+    let (filled, mut is_filled) = tokio::sync::watch::channel(false);
+    let runner = Runner {
+        shelf,
+        ctx: ctx.clone(),
+        concurrency: usize::from(concurrency),
+        filled,
+    };
+    let run = runner.run::<K>(events, routed, wait_for(stop.clone()));
+    let filled = async move {
+        let _ = is_filled.wait_for(|filled| *filled).await;
+    };
+    (Box::pin(run), Box::pin(filled))
 }
 
-/// Counts the cached resources of `store` by their Ready condition (kept in `schedule`), for
+/// Counts the resources on `shelf` by their Ready condition (kept in `schedule`), for
 /// `vaultsync_resources`.
-fn census<K>(
-    store: kube::runtime::reflector::Store<K>,
-    schedule: Arc<reconcile::Schedule>,
-) -> Census
-where
-    K: Synced + Clone + Send + Sync + 'static,
-{
+fn census<K: Kind>(shelf: Arc<Shelf>, schedule: Arc<reconcile::Schedule>) -> Census {
     Box::new(move |record| {
-        let resources = store.state();
-        let keys = resources
-            .iter()
-            .map(|resource| reconcile::ObjectKey::of(resource.as_ref()));
-        schedule.readiness(keys, record);
+        let mut places = Vec::new();
+        shelf.for_each(|at| places.push(at.clone()));
+        let places = places.iter().map(|at| (at.namespace(), at.name()));
+        schedule.readiness(K::KIND, places, record);
     })
-}
-
-fn ready<K>(store: kube::runtime::reflector::Store<K>) -> BoxFuture<'static, ()>
-where
-    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-{
-    Box::pin(async move {
-        // kube-runtime's readiness signal wakes only the latest of several waiters, and the
-        // controller waits on the same store: look again periodically instead of relying on it.
-        let recheck = Duration::from_millis(250);
-        while tokio::time::timeout(recheck, store.wait_until_ready())
-            .await
-            .is_err()
-        {}
-    })
-}
-
-/// What a controller reports after each reconcile.
-type ReconcileResult<K> = Result<
-    (ObjectRef<K>, Action),
-    kube::runtime::controller::Error<SyncError, kube::runtime::watcher::Error>,
->;
-
-/// After a resource is gone, drops its schedule entry and per-object metrics.
-fn forget_deleted<K: Synced>(
-    ctx: Arc<Context>,
-) -> impl FnMut(ReconcileResult<K>) -> futures::future::Ready<()> {
-    move |result| {
-        if let Err(kube::runtime::controller::Error::ObjectNotFound(object)) = &result {
-            let namespace = object.namespace.clone().unwrap_or_default();
-            ctx.schedule.forget(K::KIND, &namespace, &object.name);
-            ctx.feed.forget(K::KIND, &namespace, &object.name);
-            ctx.metrics.forget_object(K::KIND, &namespace, &object.name);
-            ctx.metrics
-                .set_managed_secrets(K::KIND, ctx.schedule.managed_count(K::KIND) as i64);
-        }
-        futures::future::ready(())
-    }
 }
 
 /// Whether this process may reconcile: alone (no leader election) or as the elected leader.

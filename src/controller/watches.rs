@@ -7,11 +7,11 @@ use std::sync::Arc;
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use super::shelf::ResourceAt;
 use crate::crd::{FORCE_REFRESH_ANNOTATION, Synced, VaultCertificate, VaultSecret};
 use crate::desired::config_map::secret_view;
 use crate::desired::content_key::ContentKey;
@@ -43,19 +43,14 @@ pub(crate) fn listed_in_small_pages() -> watcher::Config {
     watcher::Config::default().page_size(LIST_PAGE_SIZE)
 }
 
-/// A cached watch of `K` that yields a resource only when its generation or force-refresh
-/// annotation changed, or it is new (a new uid): status writes by vaultsync itself do not trigger reconciles.
-/// Statuses are not cached: each one seen is handed to `schedule` as JSON text (the schedule
-/// keeps the last status per resource anyway, and a parsed status in the cache cost about 2 KB
-/// per resource).
+/// The watch of `K` in `scope`, each resource stripped to what reconciles read. Statuses are not
+/// kept with the resource: each one seen is handed to `schedule` as JSON text (the schedule keeps
+/// the last status per resource anyway, and a parsed status cost about 2 KB per resource).
 pub fn resources<K>(
     client: &Client,
     scope: &Scope,
     schedule: Arc<Schedule>,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
 where
     K: Synced
         + Resource<Scope = k8s_openapi::NamespaceResourceScope>
@@ -66,22 +61,9 @@ where
         + Sync
         + 'static,
 {
-    let (store, writer) = reflector::store();
-    let events = watcher(scoped::<K>(client, scope), listed_in_small_pages())
+    watcher(scoped::<K>(client, scope), listed_in_small_pages())
         .default_backoff()
-        .map_ok({
-            let schedule = schedule.clone();
-            move |event| slim(event, &schedule)
-        })
-        .reflect(writer)
-        .applied_objects()
-        // The schedule keeps the last trigger per resource: kube-runtime's predicate cache
-        // kept another copy of each resource's name, namespace and uid.
-        .try_filter(move |resource| {
-            let key = ObjectKey::of(resource);
-            futures::future::ready(schedule.trigger_changed(&key, spec_or_force_refresh(resource)))
-        });
-    (store, events)
+        .map_ok(move |event| slim(event, &schedule))
 }
 
 /// The annotation `kubectl apply` keeps a copy of the whole object in.
@@ -98,7 +80,7 @@ pub(crate) fn strip_bookkeeping<K: Resource>(resource: &mut K) {
 }
 
 /// Drops the metadata no reconcile of a resource reads: its labels (charts and GitOps tools add
-/// several to every object), owners, finalizers and resource version. Name, namespace, uid,
+/// several to every object), owners, finalizers, resource version and creation time. Name, namespace, uid,
 /// generation and annotations (force refresh) stay.
 fn strip_unread_metadata<K: Resource>(resource: &mut K) {
     strip_bookkeeping(resource);
@@ -108,6 +90,7 @@ fn strip_unread_metadata<K: Resource>(resource: &mut K) {
     meta.finalizers = None;
     meta.resource_version = None;
     meta.generate_name = None;
+    meta.creation_timestamp = None;
 }
 
 /// Strips an event's resource to what reconciles read, moving an applied status to `schedule`.
@@ -136,7 +119,8 @@ fn shelve_status<K: Synced>(resource: &mut K, schedule: &Schedule) {
     }
 }
 
-fn spec_or_force_refresh<K: Resource>(resource: &K) -> u64 {
+/// A hash of what triggers a reconcile: the generation and the force-refresh annotation.
+pub(crate) fn spec_or_force_refresh<K: Resource>(resource: &K) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     resource.meta().generation.hash(&mut hasher);
     resource
@@ -189,9 +173,9 @@ pub fn managed_config_maps(client: &Client, scope: &Scope) -> SecretEvents {
 #[derive(Clone)]
 pub struct Routes {
     /// To the VaultSecret controller.
-    pub vault_secrets: UnboundedSender<ObjectRef<VaultSecret>>,
+    pub vault_secrets: UnboundedSender<ResourceAt>,
     /// To the VaultCertificate controller.
-    pub vault_certificates: UnboundedSender<ObjectRef<VaultCertificate>>,
+    pub vault_certificates: UnboundedSender<ResourceAt>,
 }
 
 /// Sends each changed or deleted managed Secret to the controller of its owner, so an edited or
@@ -206,15 +190,18 @@ pub async fn route(
         let Some((kind, name, namespace)) = owner_of(&secret) else {
             continue;
         };
+        routes.send(&kind, ResourceAt::new(&namespace, &name));
+    }
+}
+
+impl Routes {
+    /// Sends `at` to the controller of `kind`; nothing for another kind.
+    pub fn send(&self, kind: &str, at: ResourceAt) {
         // A closed channel means that controller stopped; shutdown is under way.
         if kind == VaultSecret::KIND {
-            let _ = routes
-                .vault_secrets
-                .unbounded_send(ObjectRef::new(&name).within(&namespace));
+            let _ = self.vault_secrets.unbounded_send(at);
         } else if kind == VaultCertificate::KIND {
-            let _ = routes
-                .vault_certificates
-                .unbounded_send(ObjectRef::new(&name).within(&namespace));
+            let _ = self.vault_certificates.unbounded_send(at);
         }
     }
 }

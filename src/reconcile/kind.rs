@@ -54,6 +54,7 @@ pub trait Kind:
     + Clone
     + Debug
     + DeserializeOwned
+    + serde::Serialize
     + Send
     + Sync
     + 'static

@@ -252,18 +252,19 @@ impl Schedule {
         }
     }
 
-    /// Calls `record` with the Ready condition of each of `keys` (`None` when it has none).
-    pub fn readiness(
+    /// Calls `record` with the Ready condition of each resource of `kind` at `places`
+    /// (namespace, name); `None` when it has none.
+    pub fn readiness<'a>(
         &self,
-        keys: impl IntoIterator<Item = ObjectKey>,
+        kind: &'static str,
+        places: impl IntoIterator<Item = (&'a str, &'a str)>,
         record: &mut crate::telemetry::Tally<'_>,
     ) {
         let entries = self.inner.lock().expect("poisoned");
-        for key in keys {
+        for (namespace, name) in places {
             let ready = entries
                 .by_place
-                .get(&place_of(&key))
-                .filter(|(uid, _)| **uid == *key.uid)
+                .get(&(kind, namespace.into(), name.into()))
                 .and_then(|(_, stored)| stored.ready.as_ref());
             record(ready.map(|r| (r.status, &*r.reason)));
         }

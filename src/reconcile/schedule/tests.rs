@@ -103,7 +103,9 @@ fn readiness_of(
     keys: Vec<ObjectKey>,
 ) -> Vec<Option<(ConditionStatus, String)>> {
     let mut seen = Vec::new();
-    schedule.readiness(keys, &mut |ready| {
+    let kind = keys.first().map_or("VaultSecret", |key| key.kind);
+    let places = keys.iter().map(|key| (&*key.namespace, &*key.name));
+    schedule.readiness(kind, places, &mut |ready| {
         seen.push(ready.map(|(status, reason)| (status, reason.to_string())))
     });
     seen
@@ -146,7 +148,7 @@ fn an_observed_status_is_kept_until_this_process_writes_one() {
 }
 
 #[test]
-fn readiness_is_unknown_for_other_uids_and_unseen_resources() {
+fn readiness_is_unknown_for_unseen_and_recreated_resources() {
     let schedule = Schedule::default();
     let ready = status_with_ready(ConditionStatus::True, "Synced");
     schedule.observe_status(&key("old"), &ready, "{}".into());
@@ -155,12 +157,8 @@ fn readiness_is_unknown_for_other_uids_and_unseen_resources() {
         ..key("old")
     };
     assert_eq!(
-        readiness_of(&schedule, vec![key("new"), unseen, key("old")]),
-        vec![
-            None,
-            None,
-            Some((ConditionStatus::True, "Synced".to_string()))
-        ]
+        readiness_of(&schedule, vec![unseen, key("old")]),
+        vec![None, Some((ConditionStatus::True, "Synced".to_string()))]
     );
     // A re-created object starts without the old object's status.
     schedule.observe_status(&key("new"), &SyncStatus::default(), "{}".into());
