@@ -1,8 +1,10 @@
-//! Compact forms of what is kept per managed object between reconciles. Every managed Secret
+//! Compact forms of what is kept per managed object between reconciles. Every Secret written
 //! repeats the same label and annotation keys, owner API version and kind, and type: kept once
-//! per process ([`shared`]) instead of once per Secret, in each of the two places that keep a
-//! Secret (the last one written, and the cache of managed Secrets). Each small string costs a
-//! heap block of at least 32 bytes, so a Secret's dozen of them added up.
+//! per process ([`shared`]) instead of once per kept Secret. Each small string costs a heap
+//! block of at least 32 bytes, so a Secret's dozen of them added up. JSON kept per object (the
+//! resources, their statuses, the cached Secrets) is [`packed`].
+
+pub mod packed;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};

@@ -1,13 +1,16 @@
-//! The resources of one kind in one scope, each kept as the JSON text of its slimmed object:
-//! kube-runtime's reflector kept each one parsed (a struct of about 760 bytes plus its texts) under
-//! a full `ObjectRef` key, about 1.2 KB per resource; the text is a third of that. A reconcile
-//! parses its resource again, a few microseconds against the vault and API calls it makes.
+//! The resources of one kind in one scope, each kept as the packed JSON text of its slimmed
+//! object: kube-runtime's reflector kept each one parsed (a struct of about 760 bytes plus its
+//! texts) under a full `ObjectRef` key, about 1.2 KB per resource; the packed text is a sixth of
+//! that. A reconcile parses its resource again, a few microseconds against the vault and API
+//! calls it makes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::compact::packed::Packed;
 
 /// Where a resource lives: `namespace/name` in one shared text (neither may contain a slash).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,10 +44,10 @@ impl ResourceAt {
     }
 }
 
-/// The resources of one kind in one scope, as JSON.
+/// The resources of one kind in one scope, as packed JSON.
 #[derive(Default)]
 pub struct Shelf {
-    by_place: Mutex<HashMap<ResourceAt, Box<str>>>,
+    by_place: Mutex<HashMap<ResourceAt, Packed>>,
 }
 
 impl Shelf {
@@ -52,7 +55,7 @@ impl Shelf {
     pub fn put<K: Serialize>(&self, at: ResourceAt, resource: &K) {
         match serde_json::to_string(resource) {
             Ok(text) => {
-                self.lock().insert(at, text.into_boxed_str());
+                self.lock().insert(at, Packed::pack(&text));
             }
             // Cannot happen for the derived CRD types; a resource that cannot be kept is
             // treated as gone rather than reconciled from an older copy.
@@ -65,7 +68,7 @@ impl Shelf {
 
     /// The resource at `at`, parsed; `None` when it is not kept (deleted).
     pub fn get<K: DeserializeOwned>(&self, at: &ResourceAt) -> Option<K> {
-        let text = self.lock().get(at)?.clone();
+        let text = self.lock().get(at)?.unpack();
         match serde_json::from_str(&text) {
             Ok(resource) => Some(resource),
             Err(error) => {
@@ -99,7 +102,7 @@ impl Shelf {
         self.lock().keys().for_each(&mut each);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ResourceAt, Box<str>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ResourceAt, Packed>> {
         self.by_place.lock().expect("poisoned")
     }
 }

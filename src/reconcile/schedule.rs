@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::wakes::Wakes;
 
+use crate::compact::packed::Packed;
 use crate::crd::{ConditionStatus, SyncStatus};
 use crate::desired::secret::{DesiredSecret, KeptSecret};
 
@@ -102,7 +103,8 @@ struct Stored {
     failures: u32,
     reread: bool,
     status_written: bool,
-    last_status: Option<Box<str>>,
+    /// Packed: statuses repeat the same field names and hold several timestamps.
+    last_status: Option<Packed>,
     ready: Option<Readiness>,
     /// Boxed: a slot without a Secret written then costs a pointer, not a whole KeptSecret.
     last_desired: Option<Box<KeptSecret>>,
@@ -122,7 +124,10 @@ impl Stored {
             last_desired: None,
             failures: self.failures,
             reread: self.reread,
-            last_status: self.last_status.clone(),
+            last_status: self
+                .last_status
+                .as_ref()
+                .map(|s| s.unpack().into_boxed_str()),
             status_written: self.status_written,
             ready: self.ready.clone(),
         }
@@ -143,7 +148,7 @@ impl Stored {
         self.failures = entry.failures;
         self.reread = entry.reread;
         self.status_written = entry.status_written;
-        self.last_status = entry.last_status;
+        self.last_status = entry.last_status.as_deref().map(Packed::pack);
         self.ready = entry.ready;
         if let Some(desired) = &entry.last_desired {
             self.last_desired = Some(Box::new(KeptSecret::from(desired)));
@@ -248,7 +253,7 @@ impl Schedule {
         let stored = entries.slot(key);
         if !stored.status_written {
             stored.ready = Readiness::of(status);
-            stored.last_status = Some(text);
+            stored.last_status = Some(Packed::pack(&text));
         }
     }
 
