@@ -1,15 +1,13 @@
-//! Compact forms of what is kept per managed object between reconciles. Every Secret written
-//! repeats the same label and annotation keys, owner API version and kind, and type: kept once
-//! per process ([`shared`]) instead of once per kept Secret. Each small string costs a heap
-//! block of at least 32 bytes, so a Secret's dozen of them added up. JSON kept per object (the
-//! resources, their statuses, the cached Secrets) is [`packed`].
+//! Compact forms of what is kept per managed object between reconciles. The data keys of every
+//! Secret written repeat: kept once per process ([`shared`]) instead of once per kept Secret
+//! (each small string costs a heap block of at least 32 bytes). JSON kept per object (the
+//! resources, their statuses, the cached Secrets, what a kept Secret holds besides values) is
+//! [`packed`].
 
 pub mod packed;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 /// Most distinct strings shared: beyond it (someone gives each Secret its own label keys) each
 /// string is kept by its holder alone, so the pool cannot grow without bound.
@@ -58,44 +56,6 @@ pub fn tree<K: std::ops::Deref<Target = str>, V, W>(
         .collect()
 }
 
-/// An owner reference, its API version and kind shared.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Owner {
-    api_version: Arc<str>,
-    kind: Arc<str>,
-    name: Box<str>,
-    uid: Box<str>,
-    controller: Option<bool>,
-    block_owner_deletion: Option<bool>,
-}
-
-impl From<&OwnerReference> for Owner {
-    fn from(owner: &OwnerReference) -> Self {
-        Owner {
-            api_version: shared(&owner.api_version),
-            kind: shared(&owner.kind),
-            name: owner.name.as_str().into(),
-            uid: owner.uid.as_str().into(),
-            controller: owner.controller,
-            block_owner_deletion: owner.block_owner_deletion,
-        }
-    }
-}
-
-impl Owner {
-    /// The owner reference this was made from.
-    pub fn reference(&self) -> OwnerReference {
-        OwnerReference {
-            api_version: self.api_version.to_string(),
-            kind: self.kind.to_string(),
-            name: self.name.to_string(),
-            uid: self.uid.to_string(),
-            controller: self.controller,
-            block_owner_deletion: self.block_owner_deletion,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,21 +69,12 @@ mod tests {
     }
 
     #[test]
-    fn pairs_and_owners_round_trip() {
+    fn pairs_round_trip() {
         let map = std::collections::BTreeMap::from([
             ("team".to_string(), "a".to_string()),
             ("tier".to_string(), "b".to_string()),
         ]);
         let flat = pairs(&map, |v| shared(v));
         assert_eq!(tree(&flat, |v| v.to_string()), map);
-        let owner = OwnerReference {
-            api_version: "vaultsync.dev/v1alpha1".into(),
-            kind: "VaultSecret".into(),
-            name: "app".into(),
-            uid: "u1".into(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        };
-        assert_eq!(Owner::from(&owner).reference(), owner);
     }
 }

@@ -135,7 +135,7 @@ impl Stored {
 
     fn entry(&self) -> Entry {
         Entry {
-            last_desired: self.last_desired.as_deref().map(KeptSecret::desired),
+            last_desired: self.last_desired.as_deref().and_then(KeptSecret::desired),
             ..self.fields()
         }
     }

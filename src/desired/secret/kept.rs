@@ -1,13 +1,17 @@
-//! A [`DesiredSecret`] as the schedule keeps it between reconciles: the same content in flat,
-//! exactly sized slices. A `BTreeMap` allocates a node for eleven entries even when it holds
-//! one; the three maps of a desired Secret (data, labels, annotations) made up most of the
-//! 2 KB every managed resource kept in memory.
+//! A [`DesiredSecret`] as the schedule keeps it between reconciles: the values in flat, exactly
+//! sized slices (shared keys, values as read), everything else as packed JSON. A `BTreeMap`
+//! allocates a node for eleven entries even when it holds one; the three maps of a desired
+//! Secret (data, labels, annotations) made up most of the 2 KB every managed resource kept in
+//! memory, and the boxed texts of labels, annotations, owner and versions most of the rest.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde::{Deserialize, Serialize};
 
 use super::DesiredSecret;
-use crate::compact::{Owner, Pairs, pairs, shared, tree};
+use crate::compact::packed::Packed;
+use crate::compact::{Pairs, pairs, tree};
 use crate::crd::{SyncedVersion, TargetObject};
 use crate::desired::content_key::ContentKey;
 use crate::vault::SecretValue;
@@ -18,23 +22,35 @@ type Named<V> = Box<[(Box<str>, V)]>;
 /// The last Secret written for one resource, compact.
 #[derive(Clone)]
 pub struct KeptSecret {
-    name: Box<str>,
-    object: TargetObject,
-    type_: Arc<str>,
     data: Pairs<SecretValue>,
-    labels: Pairs<Box<str>>,
-    annotations: Pairs<Box<str>>,
-    owner_reference: Option<Owner>,
-    versions: Box<[SyncedVersion]>,
-    content_hash: Box<str>,
     sources: Option<Named<SecretValue>>,
     content_key: ContentKey,
+    /// [`Described`], packed.
+    described: Packed,
+}
+
+/// What a desired Secret holds besides values, as kept. Field names are chosen so that the
+/// packing table covers them.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Described {
+    name: String,
+    #[serde(rename = "o")]
+    object: TargetObject,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    owner_references: Vec<OwnerReference>,
+    versions: Vec<SyncedVersion>,
+    #[serde(rename = "h")]
+    content_hash: String,
+    /// Last: the table holds the common types with the closing brace.
+    #[serde(rename = "type")]
+    type_: String,
 }
 
 impl std::fmt::Debug for KeptSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeptSecret")
-            .field("name", &self.name)
             .field("keys", &self.data.len())
             .finish_non_exhaustive()
     }
@@ -48,38 +64,46 @@ fn named(map: &BTreeMap<String, SecretValue>) -> Named<SecretValue> {
 
 impl From<&DesiredSecret> for KeptSecret {
     fn from(desired: &DesiredSecret) -> Self {
-        KeptSecret {
-            name: desired.name.as_str().into(),
+        let described = Described {
+            name: desired.name.clone(),
             object: desired.object,
-            type_: shared(&desired.type_),
+            labels: desired.labels.clone(),
+            annotations: desired.annotations.clone(),
+            owner_references: desired.owner_reference.iter().cloned().collect(),
+            versions: desired.versions.clone(),
+            content_hash: desired.content_hash.clone(),
+            type_: desired.type_.clone(),
+        };
+        // Plain strings, maps and derived types: serializing cannot fail.
+        let text = serde_json::to_string(&described).unwrap_or_default();
+        KeptSecret {
             data: pairs(&desired.data, SecretValue::clone),
-            labels: pairs(&desired.labels, |v| v.as_str().into()),
-            annotations: pairs(&desired.annotations, |v| v.as_str().into()),
-            owner_reference: desired.owner_reference.as_ref().map(Owner::from),
-            versions: desired.versions.clone().into_boxed_slice(),
-            content_hash: desired.content_hash.as_str().into(),
             sources: desired.sources.as_ref().map(named),
             content_key: desired.content_key.clone(),
+            described: Packed::pack(&text),
         }
     }
 }
 
 impl KeptSecret {
-    /// The desired Secret this was made from.
-    pub fn desired(&self) -> DesiredSecret {
-        DesiredSecret {
-            name: self.name.to_string(),
-            object: self.object,
-            type_: self.type_.to_string(),
+    /// The desired Secret this was made from; `None` only if its packed text did not read
+    /// back (never: this type wrote it), which the schedule treats as nothing written yet, so
+    /// the next sync reads the vault again rather than trusting a broken copy.
+    pub fn desired(&self) -> Option<DesiredSecret> {
+        let described: Described = serde_json::from_str(&self.described.unpack()).ok()?;
+        Some(DesiredSecret {
+            name: described.name,
+            object: described.object,
+            type_: described.type_,
             data: tree(&self.data, SecretValue::clone),
-            labels: tree(&self.labels, |v| v.to_string()),
-            annotations: tree(&self.annotations, |v| v.to_string()),
-            owner_reference: self.owner_reference.as_ref().map(Owner::reference),
-            versions: self.versions.to_vec(),
-            content_hash: self.content_hash.to_string(),
+            labels: described.labels,
+            annotations: described.annotations,
+            owner_reference: described.owner_references.into_iter().next(),
+            versions: described.versions,
+            content_hash: described.content_hash,
             sources: self.sources.as_deref().map(|s| tree(s, SecretValue::clone)),
             content_key: self.content_key.clone(),
-        }
+        })
     }
 }
 
@@ -117,7 +141,7 @@ mod tests {
         let key = ContentKey::for_tests();
         let mut desired = desired_secret(&owner, &target, "app", "Opaque", data, versions, &key);
         desired.sources = Some(BTreeMap::from([("db".to_string(), SecretValue::new("x"))]));
-        let back = KeptSecret::from(&desired).desired();
+        let back = KeptSecret::from(&desired).desired().expect("reads back");
         assert_eq!(back.to_secret("ns"), desired.to_secret("ns"));
         assert_eq!(back.versions, desired.versions);
         assert_eq!(back.content_hash, desired.content_hash);
