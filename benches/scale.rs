@@ -13,7 +13,8 @@
 //! `cargo bench --profile bench-quick --bench scale` (optimised, quick to build). N from
 //! VAULTSYNC_BENCH_N (default 1000), M from VAULTSYNC_BENCH_CERTS (default 200), U from
 //! VAULTSYNC_BENCH_UNRELATED (default 10000), the per-vault request budget from
-//! VAULTSYNC_BENCH_RPS (default 400, Key Vault's own limit per vault).
+//! VAULTSYNC_BENCH_RPS (default 400, Key Vault's own limit per vault), the idle window from
+//! VAULTSYNC_BENCH_IDLE_SECONDS (default 130: 2.2 refresh cycles).
 
 mod common;
 
@@ -226,6 +227,7 @@ async fn main() {
     let n: usize = env_or("VAULTSYNC_BENCH_N", 1000);
     let m: usize = env_or("VAULTSYNC_BENCH_CERTS", 200);
     let unrelated: usize = env_or("VAULTSYNC_BENCH_UNRELATED", 10_000);
+    let idle_seconds: u64 = env_or("VAULTSYNC_BENCH_IDLE_SECONDS", 130);
     let rps: f64 = env_or("VAULTSYNC_BENCH_RPS", 400.0);
     let warm = n / 10;
     let bench = Bench::start().await;
@@ -280,7 +282,8 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before_idle = versions(&bench).await;
     control.reset_counters();
-    let idle_window = Duration::from_secs(130);
+    let rss_idle_start = rss_kib(operator.pid(), "VmRSS:");
+    let idle_window = Duration::from_secs(idle_seconds);
     tokio::time::sleep(idle_window).await;
     let idle = control.counters();
     let after_idle = versions(&bench).await;
@@ -372,9 +375,11 @@ async fn main() {
         cycles
     );
     println!(
-        "| operator RSS managing {n} VaultSecrets + {m} VaultCertificates | {} MiB (peak {} MiB) |",
+        "| operator RSS managing {n} VaultSecrets + {m} VaultCertificates | {} MiB (peak {} MiB; {} MiB when the {:.1} idle cycles began) |",
         rss_managed / 1024,
-        peak_managed / 1024
+        peak_managed / 1024,
+        rss_idle_start / 1024,
+        cycles
     );
     println!(
         "| restart with everything synced: all {} synced again | {:.1} s, {restart_value_reads} value or certificate reads, {restart_requests} vault requests in all |",
