@@ -22,11 +22,11 @@ use crate::vault::{SecretValue, VaultAccess, VaultError};
 mod known;
 mod read;
 
-/// Most reads of one resource in flight at once.
-const READS_AT_ONCE: usize = 4;
-
 use known::{Listings, key_listing, listing, split_kept_and_stale, values_now};
 use read::read_source;
+
+/// Most reads of one resource in flight at once.
+const READS_AT_ONCE: usize = 4;
 
 #[async_trait::async_trait]
 impl Kind for VaultSecret {
@@ -138,6 +138,8 @@ impl Gathered {
         // A few at a time: each request may wait for the vault's budget only so long, and a
         // resource with dozens of items sent all at once outwaited it under contention, failed,
         // and read everything again on its next attempt, never finishing.
+        // Collected first: a lazy map over borrowed sources does not satisfy the Send bound
+        // of the trait's boxed future.
         let reads: Vec<_> = to_fetch
             .iter()
             .map(|source| read_source(ctx, access, source))
