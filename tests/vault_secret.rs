@@ -425,7 +425,10 @@ async fn idle_refreshes_write_nothing_to_the_api_server() {
         "the status was written while idle"
     );
     assert_eq!(
-        world().control().counters().by_op(&t.vault, "GetSecret"),
+        world()
+            .control()
+            .counters()
+            .by_op_status(&t.vault, "GetSecret", 200),
         2,
         "idle refreshes list, they do not re-read values"
     );

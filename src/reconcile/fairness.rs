@@ -2,8 +2,10 @@
 //! use; beyond its share it may borrow idle workers, as long as a share's worth stays free for
 //! the other namespaces, so a thousand resources in one namespace are not synced four at a time.
 //! A namespace whose reconciles turn slow (a tarpitting or throttled vault) stops borrowing for a
-//! while, so one tenant's slow vault cannot occupy every worker. A reconcile that finds no slot
-//! gives its worker back at once and comes back shortly.
+//! while, so one tenant's slow vault cannot occupy every worker; one of its reconciles finishing
+//! quickly again ends that at once, so a single slow moment (waiting for the first listing of a
+//! large vault) does not halve a namespace's throughput for the next minute. A reconcile that
+//! finds no slot gives its worker back at once and comes back shortly.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// A reconcile this slow marks its namespace as slow.
 const SLOW_RECONCILE: Duration = Duration::from_secs(5);
-/// How long a slow namespace keeps to its share.
+/// How long a slow namespace keeps to its share, unless one of its reconciles finishes quickly.
 const SLOW_PENALTY: Duration = Duration::from_secs(60);
 
 /// Reconcile slots per namespace. Cheap to clone; memory grows with namespaces that have a
@@ -86,6 +88,8 @@ impl NamespaceSlots {
             state
                 .slow_until
                 .insert(namespace.to_string(), now + SLOW_PENALTY);
+        } else {
+            state.slow_until.remove(namespace);
         }
     }
 }
@@ -147,6 +151,25 @@ mod tests {
         assert!(slots.try_take_at("a", later).is_none(), "no borrowing");
         let after = start + SLOW_RECONCILE + SLOW_PENALTY + Duration::from_secs(1);
         assert!(slots.try_take_at("a", after).is_some(), "borrowing again");
+    }
+
+    #[test]
+    fn a_quick_reconcile_ends_the_slow_spell() {
+        let slots = NamespaceSlots::new(1, 8);
+        let start = Instant::now();
+        let slow = slots.try_take_at("a", start).unwrap();
+        slots.give_back("a", SLOW_RECONCILE, start + SLOW_RECONCILE);
+        std::mem::forget(slow);
+        let later = start + SLOW_RECONCILE + Duration::from_secs(1);
+        let quick = slots.try_take_at("a", later).expect("its share");
+        assert!(slots.try_take_at("a", later).is_none(), "no borrowing yet");
+        slots.give_back("a", Duration::from_millis(40), later);
+        std::mem::forget(quick);
+        let _own = slots.try_take_at("a", later).expect("its share");
+        assert!(
+            slots.try_take_at("a", later).is_some(),
+            "borrowing again within the minute"
+        );
     }
 
     #[test]

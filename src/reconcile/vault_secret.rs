@@ -42,7 +42,7 @@ impl Kind for VaultSecret {
             .follow(&plan.key, &start.access, self.interest(plan));
         let listings = Listings {
             secrets: listing(self, ctx, plan, &start.access).await?,
-            keys: key_listing(self, ctx, &start.access).await?,
+            keys: key_listing(self, ctx, plan, &start.access).await?,
         };
         let sources = select::sources(
             &self.spec,

@@ -25,6 +25,7 @@ pub(super) async fn listing(
     // what the vault holds now. Otherwise the scanner's listing serves (what it misses, its
     // next scan finds, and what it still shows after a deletion reads as vanished).
     let need = match (select::needs_listing(&resource.spec), plan.force.is_some()) {
+        (false, _) if synced_nothing(plan) => return Ok(None),
         (false, _) => Need::IfCheaper,
         (true, false) => Need::Required,
         (true, true) => Need::Fresh,
@@ -40,15 +41,25 @@ pub(super) async fn listing(
 pub(super) async fn key_listing(
     resource: &VaultSecret,
     ctx: &Context,
+    plan: &Plan<VaultSecret>,
     access: &VaultAccess,
 ) -> Result<Option<Listing<KeyProperties>>, SyncError> {
-    if resource.spec.keys.is_empty() {
+    if resource.spec.keys.is_empty() || synced_nothing(plan) {
         return Ok(None);
     }
     ctx.feed
         .keys(access, Need::IfCheaper)
         .await
         .map_err(SyncError::ListKeys)
+}
+
+/// Whether the resource has no synced version on record. A listing only spares the reads of
+/// values already held, so such a sync reads every source anyway; waiting for the first listing
+/// of a large vault (hundreds of pages, seconds) would only hold its worker.
+fn synced_nothing(plan: &Plan<VaultSecret>) -> bool {
+    plan.previous
+        .as_ref()
+        .is_none_or(|status| status.versions.is_empty())
 }
 
 /// The listings a sync decides with: secrets (bulk selection and change detection) and keys.
