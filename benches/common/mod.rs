@@ -1,6 +1,7 @@
 //! What the benchmarks share: a private control plane with the CRDs, the vault emulator with a
 //! secret vault and a certificate vault readable by ServiceAccount `bench/app`, and the
-//! operator binary started against them.
+//! operator binary started against them as it runs in a cluster: as its own ServiceAccount with
+//! the RBAC of `deploy/`, authenticated by a token.
 #![allow(dead_code)] // Each benchmark uses part of it.
 
 use std::collections::{BTreeMap, HashSet};
@@ -62,12 +63,25 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / 100.0
 }
 
+/// The operator's namespace and ServiceAccount, as `deploy/` installs them.
+const OPERATOR_NAMESPACE: &str = "vaultsync-system";
+const OPERATOR_ACCOUNT: &str = "vaultsync";
+/// The parts of `deploy/` the operator's identity needs (not its Deployment: it runs here).
+const OPERATOR_IDENTITY: [&str; 5] = [
+    "00-namespace.yaml",
+    "serviceaccount.yaml",
+    "rbac.yaml",
+    "leader-election-rbac.yaml",
+    "content-hash-key-rbac.yaml",
+];
+
 /// The control plane, the emulator and the bench namespace.
 pub struct Bench {
     plane: ControlPlane,
     emulator: Emulator,
     client: Client,
     dir: PathBuf,
+    operator_kubeconfig: PathBuf,
 }
 
 impl Bench {
@@ -143,11 +157,17 @@ impl Bench {
         let dir = std::env::temp_dir().join(format!("vaultsync-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("ca.pem"), emulator.ca_pem()).unwrap();
+        let operator_kubeconfig = operator_identity(&plane);
+        // Like the operator, the benchmark's own client presents a token: a client certificate
+        // costs the API server a chain verification on every request, taking CPU from what is
+        // measured.
+        let client = admin_token_client(&plane).await;
         Bench {
             plane,
             emulator,
             client,
             dir,
+            operator_kubeconfig,
         }
     }
 
@@ -213,7 +233,8 @@ impl Bench {
         };
         let child = command
             .args(["run", "--kubeconfig"])
-            .arg(self.plane.kubeconfig_path())
+            .arg(&self.operator_kubeconfig)
+            .env("POD_NAMESPACE", OPERATOR_NAMESPACE)
             .args(["--metrics-addr", &metrics_addr, "--tenant-id", TENANT])
             .args(["--authority-host", &self.emulator.authority_host()])
             .arg("--extra-ca-file")
@@ -329,6 +350,64 @@ impl Operator {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// Installs the operator's ServiceAccount and RBAC from `deploy/` and returns a kubeconfig that
+/// authenticates as that ServiceAccount.
+fn operator_identity(plane: &ControlPlane) -> PathBuf {
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let mut apply = plane.kubectl();
+    apply.arg("apply");
+    for file in OPERATOR_IDENTITY {
+        apply.arg("-f").arg(format!("{deploy}/{file}"));
+    }
+    let applied = apply.stdout(Stdio::null()).status().unwrap();
+    assert!(applied.success(), "kubectl apply of the operator's RBAC");
+    let token = service_account_token(plane, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT);
+    plane.write_token_kubeconfig("operator", &token).unwrap()
+}
+
+/// A client with cluster-admin rights that authenticates with a ServiceAccount token.
+async fn admin_token_client(plane: &ControlPlane) -> Client {
+    let run = |args: &[&str]| {
+        let status = plane
+            .kubectl()
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kubectl {args:?}");
+    };
+    run(&[
+        "create",
+        "serviceaccount",
+        "bench-admin",
+        "-n",
+        "kube-system",
+    ]);
+    run(&[
+        "create",
+        "clusterrolebinding",
+        "bench-admin",
+        "--clusterrole=cluster-admin",
+        "--serviceaccount=kube-system:bench-admin",
+    ]);
+    let token = service_account_token(plane, "kube-system", "bench-admin");
+    plane.client_with_token(&token).await.unwrap()
+}
+
+/// A day-long token of ServiceAccount `namespace/name`.
+fn service_account_token(plane: &ControlPlane, namespace: &str, name: &str) -> String {
+    let out = plane
+        .kubectl()
+        .args(["create", "token", name, "-n", namespace, "--duration=24h"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl create token {namespace}/{name}"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// The operator's metrics text ("" while it does not answer).
