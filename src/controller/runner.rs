@@ -129,8 +129,8 @@ async fn reconcile<K: Kind>(resource: K, ctx: Arc<Context>, at: ResourceAt) -> R
 /// After a resource is gone, drops its schedule entry, feed interest and per-object metrics.
 fn forget<K: Kind>(ctx: &Context, at: &ResourceAt) {
     let (namespace, name) = (at.namespace(), at.name());
-    ctx.schedule.forget(K::KIND, namespace, name);
-    ctx.feed.forget(K::KIND, namespace, name);
+    let uid = ctx.schedule.forget(K::KIND, namespace, name);
+    ctx.feed.forget(K::KIND, namespace, name, uid.as_deref());
     ctx.metrics.forget_object(K::KIND, namespace, name);
     ctx.metrics
         .set_managed_secrets(K::KIND, ctx.schedule.managed_count(K::KIND) as i64);

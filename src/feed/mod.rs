@@ -163,15 +163,34 @@ impl ChangeFeed {
         self.inner.metrics.set_vault_scanners(count);
     }
 
-    /// Forgets a deleted resource; its scanner goes with its last follower.
-    pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
+    /// Forgets a deleted resource; its scanner goes with its last follower. With the uid the
+    /// resource was followed under this is one lookup; without it, every follower is looked at
+    /// (deleting 10,000 resources one by one would look 10,000 times at 10,000 followers).
+    pub fn forget(&self, kind: &'static str, namespace: &str, name: &str, uid: Option<&str>) {
         let mut state = self.inner.lock();
-        let gone: Vec<Arc<ObjectKey>> = state
-            .followers
-            .keys()
-            .filter(|k| k.kind == kind && k.namespace == namespace && k.name == name)
-            .cloned()
-            .collect();
+        let gone: Vec<Arc<ObjectKey>> = match uid {
+            Some(uid) => {
+                let key = ObjectKey {
+                    kind,
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    uid: uid.to_string(),
+                };
+                state.woken.remove(&key);
+                state
+                    .followers
+                    .get_key_value(&key)
+                    .map(|(key, _)| key.clone())
+                    .into_iter()
+                    .collect()
+            }
+            None => state
+                .followers
+                .keys()
+                .filter(|k| k.kind == kind && k.namespace == namespace && k.name == name)
+                .cloned()
+                .collect(),
+        };
         for key in gone {
             if let Some(access) = state.followers.remove(&*key) {
                 state.unfollow(&key, &access);

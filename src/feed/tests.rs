@@ -114,7 +114,7 @@ async fn scanners_go_with_their_last_follower_and_stop_listing() {
     feed.follow(&key("a"), &reader, following(&["db"], 10));
     feed.follow(&key("b"), &reader, following(&["db"], 10));
     feed.secrets(&reader, Need::IfCheaper).await.unwrap();
-    feed.forget("VaultSecret", "ns", "a");
+    feed.forget("VaultSecret", "ns", "a", Some("uid-a"));
     assert_eq!(feed.scanner_count(), 1);
     feed.follow(&key("b"), &reader, following(&[], 10));
     assert_eq!(
@@ -315,4 +315,22 @@ fn failed_scans_are_retried_soon_then_less_often_within_a_fraction_of_the_period
     assert_eq!(scanner::retry_after_failure(40, hour), hour / 6);
     let short = Duration::from_secs(1);
     assert_eq!(scanner::retry_after_failure(1, short), short);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_follower_is_forgotten_by_its_uid_or_else_by_its_name() {
+    let (_, feed, _) = feed(&["db"]);
+    let reader = access("team");
+    feed.follow(&key("a"), &reader, following(&["db"], 10));
+    feed.forget("VaultSecret", "ns", "a", Some("another-uid"));
+    assert_eq!(
+        feed.scanner_count(),
+        1,
+        "a resource of another uid is not this one"
+    );
+    feed.forget("VaultSecret", "ns", "a", Some("uid-a"));
+    assert_eq!(feed.scanner_count(), 0, "gone, and its scanner with it");
+    feed.follow(&key("b"), &reader, following(&["db"], 10));
+    feed.forget("VaultSecret", "ns", "b", None);
+    assert_eq!(feed.scanner_count(), 0, "found by its name");
 }

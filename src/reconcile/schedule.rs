@@ -195,14 +195,14 @@ impl Entries {
         stored
     }
 
-    fn remove(&mut self, place: &Place) {
-        let Some((_, old)) = self.by_place.remove(place) else {
-            return;
-        };
+    /// Removes the entry at `place`; returns the uid it belonged to.
+    fn remove(&mut self, place: &Place) -> Option<Box<str>> {
+        let (uid, old) = self.by_place.remove(place)?;
         self.wakes.clear(place, old.wake_at);
         if old.last_desired.is_some() {
             *self.managed.entry(place.0).or_default() -= 1;
         }
+        Some(uid)
     }
 }
 
@@ -342,10 +342,10 @@ impl Schedule {
         stored.trigger.replace(trigger) != Some(trigger)
     }
 
-    /// Forgets the entry of a resource (it was deleted).
-    pub fn forget(&self, kind: &'static str, namespace: &str, name: &str) {
+    /// Forgets the entry of a resource (it was deleted); returns the uid the entry was for.
+    pub fn forget(&self, kind: &'static str, namespace: &str, name: &str) -> Option<Box<str>> {
         let place = (kind, namespace.into(), name.into());
-        self.inner.lock().expect("poisoned").remove(&place);
+        self.inner.lock().expect("poisoned").remove(&place)
     }
 
     /// Number of resources with a Secret written.
