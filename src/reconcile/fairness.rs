@@ -139,28 +139,29 @@ mod tests {
         assert!(slots.try_take("a").is_some());
     }
 
-    #[test]
-    fn a_slow_namespace_keeps_to_its_share_for_a_while() {
+    /// Slots of share 1 of 8 whose namespace `a` just had a slow reconcile, and the time a
+    /// second after it.
+    fn after_a_slow_reconcile() -> (NamespaceSlots, Instant) {
         let slots = NamespaceSlots::new(1, 8);
         let start = Instant::now();
         let slow = slots.try_take_at("a", start).unwrap();
         slots.give_back("a", SLOW_RECONCILE, start + SLOW_RECONCILE);
         std::mem::forget(slow);
-        let later = start + SLOW_RECONCILE + Duration::from_secs(1);
+        (slots, start + SLOW_RECONCILE + Duration::from_secs(1))
+    }
+
+    #[test]
+    fn a_slow_namespace_keeps_to_its_share_for_a_while() {
+        let (slots, later) = after_a_slow_reconcile();
         let _own = slots.try_take_at("a", later).expect("its share");
         assert!(slots.try_take_at("a", later).is_none(), "no borrowing");
-        let after = start + SLOW_RECONCILE + SLOW_PENALTY + Duration::from_secs(1);
+        let after = later + SLOW_PENALTY;
         assert!(slots.try_take_at("a", after).is_some(), "borrowing again");
     }
 
     #[test]
     fn a_quick_reconcile_ends_the_slow_spell() {
-        let slots = NamespaceSlots::new(1, 8);
-        let start = Instant::now();
-        let slow = slots.try_take_at("a", start).unwrap();
-        slots.give_back("a", SLOW_RECONCILE, start + SLOW_RECONCILE);
-        std::mem::forget(slow);
-        let later = start + SLOW_RECONCILE + Duration::from_secs(1);
+        let (slots, later) = after_a_slow_reconcile();
         let quick = slots.try_take_at("a", later).expect("its share");
         assert!(slots.try_take_at("a", later).is_none(), "no borrowing yet");
         slots.give_back("a", Duration::from_millis(40), later);
