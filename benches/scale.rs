@@ -14,7 +14,8 @@
 //! VAULTSYNC_BENCH_N (default 1000), M from VAULTSYNC_BENCH_CERTS (default 200), U from
 //! VAULTSYNC_BENCH_UNRELATED (default 10000), the per-vault request budget from
 //! VAULTSYNC_BENCH_RPS (default 400, Key Vault's own limit per vault), the idle window from
-//! VAULTSYNC_BENCH_IDLE_SECONDS (default 130: 2.2 refresh cycles).
+//! VAULTSYNC_BENCH_IDLE_SECONDS (default 120: two refresh cycles, a whole number of scan periods,
+//! so that every window holds the same scans whatever its phase; 130 s held two or three).
 
 mod common;
 
@@ -227,7 +228,7 @@ async fn main() {
     let n: usize = env_or("VAULTSYNC_BENCH_N", 1000);
     let m: usize = env_or("VAULTSYNC_BENCH_CERTS", 200);
     let unrelated: usize = env_or("VAULTSYNC_BENCH_UNRELATED", 10_000);
-    let idle_seconds: u64 = env_or("VAULTSYNC_BENCH_IDLE_SECONDS", 130);
+    let idle_seconds: u64 = env_or("VAULTSYNC_BENCH_IDLE_SECONDS", 120);
     let rps: f64 = env_or("VAULTSYNC_BENCH_RPS", 400.0);
     let warm = n / 10;
     let bench = Bench::start().await;
