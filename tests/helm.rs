@@ -46,19 +46,10 @@ pub fn container_args(deployment: &Value) -> Vec<String> {
 /// the operator binary or kubectl can run with exactly that ServiceAccount's permissions.
 pub fn kubeconfig_for_service_account(namespace: &str, name: &str) -> PathBuf {
     let plane = shared();
-    let out = plane
-        .kubectl()
-        .args(["create", "token", name, "-n", namespace, "--duration=1h"])
-        .output()
-        .expect("kubectl runs");
-    // stderr only: stdout is the token.
-    assert!(
-        out.status.success(),
-        "TokenRequest for {namespace}/{name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).expect("a token is ASCII");
+    let token = plane
+        .service_account_token(namespace, name, "1h")
+        .unwrap_or_else(|err| panic!("{err}"));
     plane
-        .write_token_kubeconfig(&format!("sa-{namespace}-{name}"), token.trim())
+        .write_token_kubeconfig(&format!("sa-{namespace}-{name}"), &token)
         .expect("write the ServiceAccount kubeconfig")
 }

@@ -363,7 +363,9 @@ fn operator_identity(plane: &ControlPlane) -> PathBuf {
     }
     let applied = apply.stdout(Stdio::null()).status().unwrap();
     assert!(applied.success(), "kubectl apply of the operator's RBAC");
-    let token = service_account_token(plane, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT);
+    let token = plane
+        .service_account_token(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, "24h")
+        .unwrap();
     plane.write_token_kubeconfig("operator", &token).unwrap()
 }
 
@@ -392,22 +394,10 @@ async fn admin_token_client(plane: &ControlPlane) -> Client {
         "--clusterrole=cluster-admin",
         "--serviceaccount=kube-system:bench-admin",
     ]);
-    let token = service_account_token(plane, "kube-system", "bench-admin");
-    plane.client_with_token(&token).await.unwrap()
-}
-
-/// A day-long token of ServiceAccount `namespace/name`.
-fn service_account_token(plane: &ControlPlane, namespace: &str, name: &str) -> String {
-    let out = plane
-        .kubectl()
-        .args(["create", "token", name, "-n", namespace, "--duration=24h"])
-        .output()
+    let token = plane
+        .service_account_token("kube-system", "bench-admin", "24h")
         .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl create token {namespace}/{name}"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    plane.client_with_token(&token).await.unwrap()
 }
 
 /// The operator's metrics text ("" while it does not answer).

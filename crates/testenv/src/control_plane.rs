@@ -328,6 +328,30 @@ impl ControlPlane {
             .map_err(kube::Error::InferKubeconfig)
     }
 
+    /// A token of ServiceAccount `namespace/name` from the TokenRequest API, valid for
+    /// `duration` (Go-style, such as `1h`).
+    pub fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        duration: &str,
+    ) -> std::io::Result<String> {
+        let out = self
+            .kubectl()
+            .args(["create", "token", name, "-n", namespace])
+            .arg(format!("--duration={duration}"))
+            .output()?;
+        // stderr only: stdout is the token.
+        if !out.status.success() {
+            return Err(std::io::Error::other(format!(
+                "TokenRequest for {namespace}/{name} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let token = String::from_utf8(out.stdout).map_err(std::io::Error::other)?;
+        Ok(token.trim().to_string())
+    }
+
     /// Writes a kubeconfig that authenticates with `token` and returns its path.
     pub fn write_token_kubeconfig(&self, name: &str, token: &str) -> std::io::Result<PathBuf> {
         let path = self.run_dir.join(format!("kubeconfig-{name}"));
