@@ -119,8 +119,12 @@ impl AzureVault {
         Ok(credential)
     }
 
+    /// The clients of `access`, built on first use. Found and built under one lock: two first
+    /// requests at once (a scan and a reconcile) would otherwise build two sets, each meeting
+    /// the vault's challenge on its own.
     pub(super) fn clients(&self, access: &VaultAccess) -> Result<Arc<Clients>, VaultError> {
-        if let Some(existing) = self.clients.lock().expect("poisoned").get(access) {
+        let mut all = self.clients.lock().expect("poisoned");
+        if let Some(existing) = all.get(access) {
             return Ok(existing.clone());
         }
         let credential = self.credential(&access.identity)?;
@@ -167,10 +171,52 @@ impl AzureVault {
             certificates_warm_up: WarmUp::default(),
             keys_warm_up: WarmUp::default(),
         });
-        self.clients
-            .lock()
-            .expect("poisoned")
-            .insert(access.clone(), clients.clone());
+        all.insert(access.clone(), clients.clone());
         Ok(clients)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+    use crate::vault::azure::AzureOptions;
+
+    fn access(round: usize) -> VaultAccess {
+        VaultAccess {
+            vault_url: format!("https://v{round}.vault.azure.net/"),
+            identity: Identity {
+                namespace: "team".into(),
+                service_account: "app".into(),
+                client_id: "00000000-0000-0000-0000-000000000001".into(),
+                tenant_id: "00000000-0000-0000-0000-000000000002".into(),
+            },
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_requests_at_once_share_one_set_of_clients() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let kube = kube::Client::try_from(config).unwrap();
+        let vault = Arc::new(AzureVault::new(kube, AzureOptions::default()).unwrap());
+        for round in 0..100 {
+            let barrier = Arc::new(Barrier::new(2));
+            let built: Vec<_> = (0..2)
+                .map(|_| {
+                    let (vault, barrier) = (vault.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        vault.clients(&access(round)).unwrap()
+                    })
+                })
+                .collect();
+            let built: Vec<_> = built.into_iter().map(|t| t.join().unwrap()).collect();
+            assert!(
+                Arc::ptr_eq(&built[0], &built[1]),
+                "round {round}: two sets of clients, each to meet the challenge"
+            );
+        }
     }
 }
