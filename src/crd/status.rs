@@ -85,3 +85,58 @@ pub struct SyncStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_force_refresh: Option<String>,
 }
+
+impl SyncStatus {
+    /// Whether the sync on record read a value within the second its version was written (its
+    /// `updated` time is not before `lastSyncTime`, when that sync began). Listings tell
+    /// versions apart only by that second, so a later version of the same second would look
+    /// unchanged: the next sync reads every source again. The process that synced remembers
+    /// this itself; a restarted operator or a new leader reads it back from here.
+    pub fn read_within_written_second(&self) -> bool {
+        let Some(synced) = self
+            .last_sync_time
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        else {
+            return false;
+        };
+        let began = synced.as_second();
+        self.versions
+            .iter()
+            .any(|v| v.updated.is_some_and(|updated| updated >= began))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synced_at(time: &str, updated: &[i64]) -> SyncStatus {
+        SyncStatus {
+            last_sync_time: Some(time.into()),
+            versions: updated
+                .iter()
+                .map(|u| SyncedVersion {
+                    key: "k".into(),
+                    name: "n".into(),
+                    version: "0".repeat(32),
+                    updated: Some(*u),
+                    decoding: Default::default(),
+                    public_key: None,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_value_read_in_the_second_it_was_written_is_read_again() {
+        // 2026-12-02T12:00:00Z is 1796212800.
+        let at = "2026-12-02T12:00:00Z";
+        assert!(synced_at(at, &[1_796_212_800]).read_within_written_second());
+        assert!(synced_at(at, &[1_796_212_700, 1_796_212_801]).read_within_written_second());
+        assert!(!synced_at(at, &[1_796_212_799]).read_within_written_second());
+        assert!(!synced_at(at, &[]).read_within_written_second());
+        assert!(!SyncStatus::default().read_within_written_second());
+    }
+}

@@ -77,6 +77,20 @@ impl<K: Synced> Plan<K> {
         self.previous.is_none() && self.entry.failures == 0
     }
 
+    /// Whether this sync reads every source again, whatever the listings say: the last sync
+    /// read a value within the second its version was written (see `Entry::reread`). Until
+    /// this process has synced the resource, the status on record says so instead.
+    pub fn reread(&self) -> bool {
+        if self.entry.last_desired.is_some() {
+            return self.entry.reread;
+        }
+        self.entry.reread
+            || self
+                .previous
+                .as_ref()
+                .is_some_and(|status| K::sync_part(status).read_within_written_second())
+    }
+
     /// The spec error that stops this reconcile before any I/O, if any.
     pub fn spec_error(&self) -> Option<SyncError> {
         self.interval.clone().err().map(SyncError::InvalidSpec)

@@ -128,7 +128,7 @@ impl VaultCertificate {
             .versions
             .iter()
             .find(|v| v.name.eq_ignore_ascii_case(&reference.name))
-            .filter(|_| plan.force.is_none() && !plan.entry.reread)
+            .filter(|_| plan.force.is_none() && !plan.reread())
         else {
             return Ok(None);
         };

@@ -56,7 +56,7 @@ impl Kind for VaultSecret {
             &listings,
             previous,
             &current,
-            plan.force.is_some() || plan.entry.reread,
+            plan.force.is_some() || plan.reread(),
         );
         let policy = self.spec.on_vault_removal;
         gathered
