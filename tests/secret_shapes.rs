@@ -267,14 +267,20 @@ async fn a_base64_stored_binary_value_arrives_byte_for_byte() {
         "Auto decodes a PKCS#12 content type"
     );
     assert_eq!(binary["readme"], b"AAAA", "Auto leaves text as it is");
-    let synced = t.wait_reason("bin", "Synced", SYNC).await;
-    let versions = synced.status.unwrap().versions;
-    assert!(
-        versions
-            .iter()
-            .any(|v| v.key == "keystore.jks" && v.decoding == Decoding::Base64),
-        "{versions:?}"
-    );
+    // The Secret is written before the status: wait for the status that records the decoding.
+    t.wait_for(
+        "bin",
+        "the Base64 decoding in status.versions",
+        SYNC,
+        |vs: &VaultSecret| {
+            vs.status.as_ref().is_some_and(|s| {
+                s.versions
+                    .iter()
+                    .any(|v| v.key == "keystore.jks" && v.decoding == Decoding::Base64)
+            })
+        },
+    )
+    .await;
 
     // A value that is not base64: DecodingFailed, and the Secret keeps its bytes.
     t.set("keystore", "not base64 at all: ~~~");
