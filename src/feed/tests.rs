@@ -5,20 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::vault::Identity;
 use crate::vault::fake::FakeVault;
 use crate::vault::shared::SharingOptions;
 
 fn access(client_id: &str) -> VaultAccess {
-    VaultAccess {
-        vault_url: "https://shop.vault.azure.net/".into(),
-        identity: Identity {
-            namespace: client_id.into(),
-            service_account: "sa".into(),
-            client_id: client_id.into(),
-            tenant_id: "t".into(),
-        },
-    }
+    VaultAccess::for_test("https://shop.vault.azure.net/", client_id)
 }
 
 fn key(name: &str) -> ObjectKey {

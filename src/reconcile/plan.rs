@@ -81,14 +81,13 @@ impl<K: Synced> Plan<K> {
     /// read a value within the second its version was written (see `Entry::reread`). Until
     /// this process has synced the resource, the status on record says so instead.
     pub fn reread(&self) -> bool {
-        if self.entry.last_desired.is_some() {
-            return self.entry.reread;
-        }
+        let unsynced_here = self.entry.last_desired.is_none();
         self.entry.reread
-            || self
-                .previous
-                .as_ref()
-                .is_some_and(|status| K::sync_part(status).read_within_written_second())
+            || unsynced_here
+                && self
+                    .previous
+                    .as_ref()
+                    .is_some_and(|status| K::sync_part(status).read_within_written_second())
     }
 
     /// The spec error that stops this reconcile before any I/O, if any.

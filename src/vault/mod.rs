@@ -40,6 +40,23 @@ pub struct VaultAccess {
     pub identity: Identity,
 }
 
+#[cfg(test)]
+impl VaultAccess {
+    /// `vault_url` read by the ServiceAccount `sa` of namespace `client_id`, whose Entra client
+    /// id is `client_id`: one identity per client id, as tests need them.
+    pub(crate) fn for_test(vault_url: &str, client_id: &str) -> Self {
+        VaultAccess {
+            vault_url: vault_url.into(),
+            identity: Identity {
+                namespace: client_id.into(),
+                service_account: "sa".into(),
+                client_id: client_id.into(),
+                tenant_id: "t".into(),
+            },
+        }
+    }
+}
+
 /// Metadata of a secret as listed (no value): enough for cheap change detection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecretProperties {

@@ -183,18 +183,6 @@ mod tests {
     use super::*;
     use crate::vault::azure::AzureOptions;
 
-    fn access(round: usize) -> VaultAccess {
-        VaultAccess {
-            vault_url: format!("https://v{round}.vault.azure.net/"),
-            identity: Identity {
-                namespace: "team".into(),
-                service_account: "app".into(),
-                client_id: "00000000-0000-0000-0000-000000000001".into(),
-                tenant_id: "00000000-0000-0000-0000-000000000002".into(),
-            },
-        }
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn first_requests_at_once_share_one_set_of_clients() {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -208,7 +196,11 @@ mod tests {
                     let (vault, barrier) = (vault.clone(), barrier.clone());
                     std::thread::spawn(move || {
                         barrier.wait();
-                        vault.clients(&access(round)).unwrap()
+                        let access = VaultAccess::for_test(
+                            &format!("https://v{round}.vault.azure.net/"),
+                            "app",
+                        );
+                        vault.clients(&access).unwrap()
                     })
                 })
                 .collect();

@@ -8,18 +8,10 @@ use tokio::time::Instant;
 
 use super::{SharedVault, SharingOptions};
 use crate::vault::fake::FakeVault;
-use crate::vault::{Identity, VaultAccess, VaultError};
+use crate::vault::{VaultAccess, VaultError};
 
 fn access(client_id: &str) -> VaultAccess {
-    VaultAccess {
-        vault_url: "https://v.vault.azure.net/".into(),
-        identity: Identity {
-            namespace: "ns".into(),
-            service_account: "sa".into(),
-            client_id: client_id.into(),
-            tenant_id: "t".into(),
-        },
-    }
+    VaultAccess::for_test("https://v.vault.azure.net/", client_id)
 }
 
 fn shared(options: SharingOptions) -> (Arc<FakeVault>, SharedVault) {
